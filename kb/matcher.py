@@ -1,0 +1,241 @@
+"""Matching a post against the KB: ranked candidates, a confidence, and a three-way decision."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+import numpy as np
+
+from kb.background import Background
+from kb.embed import Embedder, Matrix
+from kb.lexical import LexicalIndex
+from kb.text import CleanPost, clean_post, url_key
+
+CALIBRATION = Path(__file__).parent / "data" / "calibration.json"
+MAX_CHUNKS = 16
+MIN_CHUNK_WORDS = 4
+
+
+class Decision(StrEnum):
+    ANSWER = "answer"  # confident: send the rebuttal
+    ASK = "ask"  # plausible: let the user confirm the candidate first
+    NONE = "none"  # abstain and queue the post for moderators
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedText:
+    """One text the matcher compares posts with: a claim, a translation or a variant."""
+
+    entry_id: str
+    text: str
+    negative: bool = False  # a counter-example: a post like this is NOT this entry
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    entry_id: str
+    score: float  # calibrated probability that the post states this entry's claim
+    similarity: float  # best raw cosine, for moderators' eyes
+    lexical: float
+
+
+@dataclass(frozen=True, slots=True)
+class MatchResult:
+    decision: Decision
+    entry_id: str | None  # the candidate behind `answer` or `ask`
+    confidence: float | None
+    candidates: tuple[Candidate, ...] = ()
+    reason: str = ""
+
+    @property
+    def match(self) -> str | None:
+        """The entry to answer with; only a confident decision names one."""
+        return self.entry_id if self.decision is Decision.ANSWER else None
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Logistic model over match features, and the thresholds of the decision.
+
+    Fitted by `bench/calibrate.py` on the development half of our test set only.
+    """
+
+    weights: tuple[float, ...] = (14.0, 25.0, 0.0, 4.0, 0.5)
+    bias: float = -4.5
+    answer_at: float = 0.85
+    ask_at: float = 0.45
+    rank_lexical: float = 0.10  # weight of lexical similarity in the candidate ranking
+    min_words_to_answer: int = 5  # shorter posts are at most asked about, never answered
+
+    @classmethod
+    def load(cls, path: Path = CALIBRATION) -> Calibration:
+        if not path.exists():
+            return cls()
+        data = json.loads(path.read_text(encoding="utf-8"))
+        data["weights"] = tuple(data["weights"])
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+    def probability(self, features: Sequence[float]) -> float:
+        z = self.bias + sum(w * f for w, f in zip(self.weights, features, strict=True))
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+
+FEATURES = ("csls", "margin", "cosine", "lexical", "log_words")
+
+
+@dataclass
+class Evidence:
+    """Per-entry evidence for one post; kept for calibration and for `--explain`."""
+
+    entry_ids: list[str]
+    csls: Matrix
+    cosine: Matrix
+    lexical: Matrix
+    blocked: set[str] = field(default_factory=set)
+    words: int = 0
+
+
+def post_chunks(post: CleanPost) -> list[str]:
+    """The whole post, then each sentence long enough to state a claim by itself."""
+    chunks = [post.text]
+    if len(post.sentences) > 1:
+        for sentence in post.sentences:
+            if len(sentence.split()) >= MIN_CHUNK_WORDS and sentence not in chunks:
+                chunks.append(sentence)
+            if len(chunks) >= MAX_CHUNKS:
+                break
+    return chunks
+
+
+class Matcher:
+    """An in-memory index over the published entries' texts and their stored vectors."""
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        background: Background,
+        texts: Sequence[IndexedText],
+        vectors: Matrix,
+        *,
+        appearances: Iterable[tuple[str, str]] = (),
+        media: Iterable[tuple[str, str]] = (),
+        calibration: Calibration | None = None,
+    ) -> None:
+        self.embedder = embedder
+        self.background = background
+        self.calibration = calibration or Calibration.load()
+        order = sorted(range(len(texts)), key=lambda i: (texts[i].negative, texts[i].entry_id))
+        positive = [i for i in order if not texts[i].negative]
+        negative = [i for i in order if texts[i].negative]
+        self._texts = [texts[i] for i in positive]
+        self._vectors = np.ascontiguousarray(vectors[positive], dtype=np.float32)
+        self._negatives = [texts[i] for i in negative]
+        self._negative_vectors = np.ascontiguousarray(vectors[negative], dtype=np.float32)
+        self._bias = background.text_bias(self._vectors)
+        ids = [t.entry_id for t in self._texts]
+        self.entry_ids = list(dict.fromkeys(ids))
+        self._starts = np.array(
+            [i for i, e in enumerate(ids) if i == 0 or ids[i - 1] != e], dtype=np.intp
+        )
+        self._lexical = LexicalIndex([t.text for t in self._texts])
+        self._appearances = {url_key(u): e for u, e in appearances}
+        self._media = dict(media)
+
+    def __len__(self) -> int:
+        return len(self.entry_ids)
+
+    def _per_entry(self, values: Matrix) -> Matrix:
+        if len(values) == 0:
+            return values
+        return np.maximum.reduceat(values, self._starts)
+
+    def evidence(self, post: CleanPost) -> Evidence:
+        """Similarity of the post to every entry: CSLS-normalised dense, raw dense, lexical."""
+        chunks = post_chunks(post)
+        queries = self.embedder.queries(chunks)
+        sims = queries @ self._vectors.T  # chunks x texts
+        post_bias = self.background.post_bias(queries)
+        csls = 2 * sims - post_bias[:, None] - self._bias[None, :]
+        lexical = self._lexical.similarities(post.text)
+        blocked: set[str] = set()
+        if len(self._negatives):
+            neg = (queries @ self._negative_vectors.T).max(axis=0)
+            blocked = self._closer_to_negative(sims, neg)
+        return Evidence(
+            entry_ids=self.entry_ids,
+            csls=self._per_entry(csls.max(axis=0)),
+            cosine=self._per_entry(sims.max(axis=0)),
+            lexical=self._per_entry(lexical),
+            blocked=blocked,
+            words=len(post.words),
+        )
+
+    def _closer_to_negative(self, sims: Matrix, negative_sims: Matrix) -> set[str]:
+        best = dict(zip(self.entry_ids, self._per_entry(sims.max(axis=0)), strict=True))
+        return {
+            text.entry_id
+            for text, value in zip(self._negatives, negative_sims, strict=True)
+            if text.entry_id in best and value >= best[text.entry_id]
+        }
+
+    def features(self, ev: Evidence, index: int, rival: int | None) -> list[float]:
+        margin = float(ev.csls[index] - ev.csls[rival]) if rival is not None else 0.2
+        return [
+            float(ev.csls[index]),
+            margin,
+            float(ev.cosine[index]),
+            float(ev.lexical[index]),
+            math.log1p(ev.words),
+        ]
+
+    def match(
+        self,
+        text: str,
+        *,
+        urls: Sequence[str] = (),
+        media: Sequence[str] = (),
+        top: int = 5,
+    ) -> MatchResult:
+        """Rank entries for a post and decide: answer, ask, or abstain."""
+        for fingerprint in media:
+            if fingerprint in self._media:
+                return self._exact(self._media[fingerprint], "media")
+        post = clean_post(text)
+        for url in (*urls, *post.urls):
+            hit = self._appearances.get(url_key(url))
+            if hit is not None:
+                return self._exact(hit, "link")
+        if not self.entry_ids or not post.words:
+            return MatchResult(Decision.NONE, None, None, reason="empty")
+        ev = self.evidence(post)
+        cal = self.calibration
+        rank = ev.csls + cal.rank_lexical * ev.lexical
+        order = [int(i) for i in np.argsort(-rank, kind="stable")]
+        candidates = []
+        for position, index in enumerate(order[: max(top, 2)]):
+            rival = order[1] if position == 0 and len(order) > 1 else order[0]
+            rival = None if rival == index else rival
+            score = cal.probability(self.features(ev, index, rival))
+            candidates.append(
+                Candidate(ev.entry_ids[index], round(score, 4), round(float(ev.cosine[index]), 4),
+                          round(float(ev.lexical[index]), 4))
+            )
+        best = candidates[0]
+        if best.entry_id in ev.blocked:
+            return MatchResult(Decision.NONE, None, None, tuple(candidates[:top]), "counter-example")
+        if best.score >= cal.answer_at and ev.words >= cal.min_words_to_answer:
+            decision = Decision.ANSWER
+        elif best.score >= cal.ask_at:
+            decision = Decision.ASK
+        else:
+            return MatchResult(Decision.NONE, None, best.score, tuple(candidates[:top]), "unsure")
+        return MatchResult(decision, best.entry_id, best.score, tuple(candidates[:top]), "similar")
+
+    def _exact(self, entry_id: str, reason: str) -> MatchResult:
+        candidate = Candidate(entry_id, 1.0, 1.0, 1.0)
+        return MatchResult(Decision.ANSWER, entry_id, 1.0, (candidate,), reason)

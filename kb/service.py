@@ -1,0 +1,175 @@
+"""The knowledge base as the bot and the CLI use it: import, index, check a post."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from kb import store
+from kb.background import Background, load_background
+from kb.embed import Embedder, EmbeddingPool, text_hash
+from kb.interchange import EntryIn, read_entries_file
+from kb.lang import detect_language
+from kb.matcher import Decision, Matcher, MatchResult
+from kb.models import Report
+from kb.text import clean_post
+
+log = logging.getLogger(__name__)
+SEED = Path(__file__).parent / "seed" / "seed.yaml"
+EMBED_BATCH = 32
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """What the bot should say about a post."""
+
+    result: MatchResult
+    entry: EntryIn | None  # the entry behind `answer` or `ask`
+    lang: str  # the post's language, for the reply
+    report_id: int | None
+
+
+class KnowledgeBase:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        embedder: Embedder,
+        *,
+        background: Background | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.embedder = embedder
+        self._pool = EmbeddingPool(embedder)
+        self._background = background
+        self._matcher: Matcher | None = None
+        self._version = -1
+        self._lock = asyncio.Lock()
+
+    def close(self) -> None:
+        self._pool.close()
+
+    async def import_entries(
+        self, entries: Sequence[EntryIn], actor: str, progress: Progress | None = None
+    ) -> store.ImportReport:
+        """Save entries in one transaction, then embed their texts (resumable)."""
+        async with self.sessions() as session:
+            report = await store.save_entries(session, entries, actor)
+            await session.commit()
+        await self.embed_missing(progress)
+        return report
+
+    async def import_files(
+        self, paths: Sequence[Path], actor: str, progress: Progress | None = None
+    ) -> store.ImportReport:
+        """Validate every file first: one bad file imports nothing."""
+        entries: list[EntryIn] = []
+        for path in paths:
+            entries.extend(read_entries_file(path))
+        return await self.import_entries(entries, actor, progress)
+
+    async def seed(self, progress: Progress | None = None) -> store.ImportReport:
+        return await self.import_files([SEED], actor="seed", progress=progress)
+
+    async def seed_if_empty(self, progress: Progress | None = None) -> bool:
+        async with self.sessions() as session:
+            if sum((await store.count_entries(session)).values()):
+                return False
+        await self.seed(progress)
+        return True
+
+    async def embed_missing(self, progress: Progress | None = None) -> int:
+        """Embed texts that have no stored vector yet, committing batch by batch.
+
+        An interrupted run keeps every finished batch; the next run embeds only the rest.
+        """
+        async with self.sessions() as session:
+            texts = await store.index_texts(session)
+            have = await store.stored_hashes(session, self.embedder.name)
+        todo = list({text_hash(t.text): t.text for t in texts if text_hash(t.text) not in have}
+                    .items())
+        for start in range(0, len(todo), EMBED_BATCH):
+            batch = todo[start : start + EMBED_BATCH]
+            vectors = await self._pool.passages([t for _, t in batch])
+            async with self.sessions() as session:
+                await store.save_vectors(session, self.embedder.name, [h for h, _ in batch],
+                                         vectors)
+                await session.commit()
+            if progress:
+                progress(min(start + EMBED_BATCH, len(todo)), len(todo))
+        return len(todo)
+
+    async def matcher(self) -> Matcher:
+        """The index of the current KB, rebuilt when any worker changed the entries."""
+        async with self.sessions() as session:
+            version = await store.kb_version(session)
+        if self._matcher is not None and version == self._version:
+            return self._matcher
+        async with self._lock:
+            if self._matcher is None or version != self._version:
+                await self.embed_missing()
+                self._matcher = await self._build()
+                self._version = version
+        return self._matcher
+
+    async def _build(self) -> Matcher:
+        async with self.sessions() as session:
+            texts = await store.index_texts(session)
+            vectors = await store.load_vectors(session, self.embedder.name)
+            links, media = await store.exact_keys(session)
+        if self._background is None:
+            self._background = await asyncio.to_thread(load_background, self.embedder)
+        background = self._background
+        matrix = (
+            np.stack([vectors[text_hash(t.text)] for t in texts]).astype(np.float32)
+            if texts else np.zeros((0, self.embedder.dim), dtype=np.float32)
+        )
+        return await asyncio.to_thread(
+            Matcher, self.embedder, background, texts, matrix, appearances=links, media=media
+        )
+
+    async def match(
+        self, text: str, *, urls: Sequence[str] = (), media: Sequence[str] = (), top: int = 5
+    ) -> MatchResult:
+        matcher = await self.matcher()
+        return await self._pool.run(lambda: matcher.match(text, urls=urls, media=media, top=top))
+
+    async def check(
+        self,
+        text: str,
+        *,
+        urls: Sequence[str] = (),
+        media: Sequence[str] = (),
+        lang_hint: str = "",
+        platform: str = "cli",
+        chat_id: str = "",
+        message_id: str = "",
+        user_id: str = "",
+        url: str = "",
+        record: bool = True,
+    ) -> CheckOutcome:
+        """Match a post, record it as a report, and return what to answer."""
+        result = await self.match(text, urls=urls, media=media)
+        lang = detect_language(clean_post(text).text, default=lang_hint or "en")
+        async with self.sessions() as session:
+            entry = await store.get_entry(session, result.entry_id) if result.entry_id else None
+            report_id = None
+            if record:
+                report = await store.record_report(session, Report(
+                    platform=platform, chat_id=chat_id, message_id=message_id, user_id=user_id,
+                    url=url, text=text, lang=lang, decision=result.decision.value,
+                    entry_id=result.entry_id, score=result.confidence,
+                ))
+                report_id = report.id
+                await session.commit()
+        if result.decision is Decision.NONE:
+            entry = None
+        return CheckOutcome(result, entry, lang, report_id)

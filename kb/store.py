@@ -1,0 +1,250 @@
+"""Reading and writing entries, vectors, reports and the audit log (plain async functions)."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from kb.embed import Matrix
+from kb.interchange import EntryIn, SourceIn, TranslationIn
+from kb.matcher import IndexedText
+from kb.models import (
+    Appearance,
+    AuditLog,
+    Entry,
+    Media,
+    Report,
+    Setting,
+    Source,
+    Status,
+    Translation,
+    Variant,
+    Vector,
+    utcnow,
+)
+from kb.text import url_key
+
+VERSION_KEY = "kb_version"
+
+
+@dataclass
+class ImportReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return (
+            f"{len(self.created)} new, {len(self.updated)} updated, "
+            f"{len(self.unchanged)} unchanged"
+        )
+
+
+async def get_setting(session: AsyncSession, key: str) -> str | None:
+    row = await session.get(Setting, key)
+    return row.value if row else None
+
+
+async def set_setting(session: AsyncSession, key: str, value: str) -> None:
+    row = await session.get(Setting, key)
+    if row is None:
+        session.add(Setting(key=key, value=value))
+    else:
+        row.value = value
+        session.add(row)
+
+
+async def kb_version(session: AsyncSession) -> int:
+    """A counter every change to the entries bumps, so each worker knows to rebuild its index."""
+    value = await get_setting(session, VERSION_KEY)
+    return int(value) if value else 0
+
+
+async def bump_version(session: AsyncSession) -> None:
+    await set_setting(session, VERSION_KEY, str(await kb_version(session) + 1))
+    await set_setting(session, "kb_updated_at", utcnow().isoformat(timespec="seconds"))
+
+
+async def audit(
+    session: AsyncSession, actor: str, action: str, entry_id: str | None,
+    before: Any = None, after: Any = None,
+) -> None:
+    def dump(value: Any) -> str:
+        return "" if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+    session.add(AuditLog(actor=actor, action=action, entry_id=entry_id,
+                         before=dump(before), after=dump(after)))
+
+
+async def _children(
+    session: AsyncSession, ids: Sequence[str] | None
+) -> dict[str, dict[str, list[Any]]]:
+    """Variants, translations, sources and appearances of the given entries (all if None)."""
+    out: dict[str, dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))
+    for model, key in ((Variant, "variants"), (Translation, "translations"),
+                       (Source, "sources"), (Appearance, "appearances")):
+        query = select(model)
+        if ids is not None:
+            query = query.where(col(model.entry_id).in_(ids))
+        for row in (await session.exec(query)).all():
+            out[row.entry_id][key].append(row)
+    return out
+
+
+def _to_data(entry: Entry, kids: dict[str, list[Any]]) -> EntryIn:
+    sources = sorted(kids.get("sources", []), key=lambda s: (s.position, s.id))
+    return EntryIn(
+        id=entry.id,
+        claim=entry.claim,
+        variants=[v.text for v in sorted(kids.get("variants", []), key=lambda v: v.id)
+                  if not v.negative],
+        verdict=entry.verdict,  # type: ignore[arg-type]
+        summary=entry.summary,
+        lang=entry.lang,
+        translations={t.lang: TranslationIn(claim=t.claim, summary=t.summary)
+                      for t in sorted(kids.get("translations", []), key=lambda t: t.lang)},
+        sources=[SourceIn(url=s.url, title=s.title, publisher=s.publisher, date=s.date)
+                 for s in sources],
+        tags=[t for t in entry.tags.split(",") if t],
+        appearances=[a.url for a in sorted(kids.get("appearances", []), key=lambda a: a.id)],
+        status=entry.status,  # type: ignore[arg-type]
+    )
+
+
+async def get_entry(session: AsyncSession, entry_id: str) -> EntryIn | None:
+    entry = await session.get(Entry, entry_id)
+    if entry is None:
+        return None
+    return _to_data(entry, (await _children(session, [entry_id]))[entry_id])
+
+
+async def list_entries(session: AsyncSession, status: Status | None = None) -> list[EntryIn]:
+    query = select(Entry).order_by(Entry.id)
+    if status is not None:
+        query = query.where(Entry.status == status.value)
+    entries = (await session.exec(query)).all()
+    kids = await _children(session, None)
+    return [_to_data(e, kids[e.id]) for e in entries]
+
+
+async def count_entries(session: AsyncSession) -> dict[str, int]:
+    query = select(Entry.status, func.count()).group_by(Entry.status)
+    return {status: n for status, n in (await session.exec(query)).all()}
+
+
+async def _replace_children(session: AsyncSession, data: EntryIn) -> None:
+    for model in (Translation, Source, Appearance):
+        await session.exec(delete(model).where(col(model.entry_id) == data.id))  # type: ignore[call-overload]
+    await session.exec(
+        delete(Variant).where(col(Variant.entry_id) == data.id, col(Variant.negative).is_(False))  # type: ignore[call-overload]
+    )
+    session.add_all(Variant(entry_id=data.id, text=v) for v in data.variants)
+    session.add_all(Translation(entry_id=data.id, lang=lang, claim=t.claim, summary=t.summary)
+                    for lang, t in data.translations.items())
+    session.add_all(Source(entry_id=data.id, position=i, url=s.url, title=s.title,
+                           publisher=s.publisher, date=s.date)
+                    for i, s in enumerate(data.sources))
+    session.add_all(Appearance(entry_id=data.id, url=u, url_key=url_key(u)[:500])
+                    for u in data.appearances)
+
+
+async def save_entries(
+    session: AsyncSession, entries: Iterable[EntryIn], actor: str
+) -> ImportReport:
+    """Create or update entries by id, with an audit row each; the caller commits."""
+    report = ImportReport()
+    entries = list(entries)
+    existing = {
+        e.id: e for e in (await session.exec(
+            select(Entry).where(col(Entry.id).in_([d.id for d in entries])))).all()
+    }
+    kids = await _children(session, list(existing)) if existing else {}
+    for data in entries:
+        row = existing.get(data.id)
+        after = data.model_dump(mode="json")
+        if row is not None:
+            before = _to_data(row, kids.get(data.id, {})).model_dump(mode="json")
+            if before == after:
+                report.unchanged.append(data.id)
+                continue
+            report.updated.append(data.id)
+        else:
+            before = None
+            row = Entry(id=data.id, claim="", summary="", verdict="", lang="")
+            report.created.append(data.id)
+        row.claim, row.summary, row.lang = data.claim, data.summary, data.lang
+        row.verdict, row.status = data.verdict.value, data.status.value
+        row.tags = ",".join(data.tags)
+        row.updated_at = utcnow()
+        session.add(row)
+        await session.flush()
+        await _replace_children(session, data)
+        await audit(session, actor, "import" if before is None else "update", data.id,
+                    before, after)
+    if report.created or report.updated:
+        await bump_version(session)
+    return report
+
+
+async def index_texts(session: AsyncSession) -> list[IndexedText]:
+    """Every text of every published entry that posts are compared with."""
+    published = select(Entry.id).where(Entry.status == Status.PUBLISHED.value)
+    texts = [IndexedText(e.id, e.claim) for e in (await session.exec(
+        select(Entry).where(Entry.status == Status.PUBLISHED.value))).all()]
+    for t in (await session.exec(
+            select(Translation).where(col(Translation.entry_id).in_(published)))).all():
+        texts.append(IndexedText(t.entry_id, t.claim))
+    for v in (await session.exec(
+            select(Variant).where(col(Variant.entry_id).in_(published)))).all():
+        texts.append(IndexedText(v.entry_id, v.text, negative=v.negative))
+    return texts
+
+
+async def exact_keys(session: AsyncSession) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(link, entry) and (media fingerprint, entry) pairs of published entries."""
+    published = select(Entry.id).where(Entry.status == Status.PUBLISHED.value)
+    links = (await session.exec(select(Appearance.url, Appearance.entry_id).where(
+        col(Appearance.entry_id).in_(published)))).all()
+    media = (await session.exec(select(Media.file_unique_id, Media.entry_id).where(
+        col(Media.entry_id).in_(published)))).all()
+    return [tuple(r) for r in links], [tuple(r) for r in media]  # type: ignore[misc]
+
+
+async def stored_hashes(session: AsyncSession, model: str) -> set[str]:
+    rows = await session.exec(select(Vector.text_hash).where(Vector.model == model))
+    return set(rows.all())
+
+
+async def save_vectors(
+    session: AsyncSession, model: str, hashes: Sequence[str], vectors: Matrix
+) -> None:
+    session.add_all(
+        Vector(model=model, text_hash=h, vector=np.asarray(v, dtype=np.float16).tobytes())
+        for h, v in zip(hashes, vectors, strict=True)
+    )
+
+
+async def load_vectors(session: AsyncSession, model: str) -> dict[str, Matrix]:
+    # float16 halves storage and memory; cosine ranks do not change at this precision.
+    rows = await session.exec(select(Vector.text_hash, Vector.vector).where(Vector.model == model))
+    return {h: np.frombuffer(v, dtype=np.float16) for h, v in rows.all()}
+
+
+async def record_report(session: AsyncSession, report: Report) -> Report:
+    session.add(report)
+    await session.flush()
+    return report
+
+
+async def last_update(session: AsyncSession) -> datetime | None:
+    value = await get_setting(session, "kb_updated_at")
+    return datetime.fromisoformat(value) if value else None

@@ -1,0 +1,91 @@
+"""Cleaning social-media posts before matching: links, emoji, hashtags, footers, sentences."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+URL_RE = re.compile(r"(?:https?://|www\.|t\.me/)[^\s<>\"'«»]+", re.IGNORECASE)
+MENTION_RE = re.compile(r"(?<!\w)@\w{2,}")
+HASHTAG_RE = re.compile(r"#(\w+)")
+WORD_RE = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*", re.UNICODE)
+SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
+REPEAT_RE = re.compile(r"([!?.])\1+")
+
+# Chain-letter footers carry no claim but share words across unrelated hoaxes.
+FOOTER_RE = re.compile(
+    r"("
+    r"forward (this )?to (everyone|all)|share (this )?(with|to) (everyone|all|your)|"
+    r"please share|repost|spread the word|before (it|they) (get|gets) deleted|"
+    r"перешли(те)? (всем|это)|разошли(те)? (всем|это)|поделитесь|распространите|репост|"
+    r"пока не удалили|не молчите|перешліть|поширте|поширюйте|розішліть|поки не видалили|"
+    r"барлығына жіберіңіз|таратыңыз|бөлісіңіз|өшіріп тастағанша|"
+    r"weiterleiten|teilt (das|es|diese)|bitte teilen|an alle weiter|bevor (es|das) gelöscht"
+    r")",
+    re.IGNORECASE,
+)
+TRACKING_PARAMS = re.compile(r"^(utm_|fbclid|gclid|igshid|si$|s$|t$|ref$|ref_src)")
+
+
+@dataclass(frozen=True, slots=True)
+class CleanPost:
+    """A post reduced to what the matcher compares."""
+
+    text: str
+    sentences: tuple[str, ...]
+    urls: tuple[str, ...]
+    words: tuple[str, ...]
+
+
+def url_key(url: str) -> str:
+    """A link without scheme, `www.`, tracking parameters or a trailing slash, for exact matching."""
+    raw = url.strip().rstrip(".,;:!?)»")
+    if "://" not in raw:
+        raw = "https://" + raw
+    parts = urlsplit(raw)
+    host = parts.netloc.lower().removeprefix("www.").removeprefix("mobile.")
+    if host in ("twitter.com", "x.com", "fxtwitter.com", "vxtwitter.com"):
+        host = "x.com"
+    path = parts.path.rstrip("/")
+    if host == "t.me" and path.startswith("/s/"):
+        path = path[2:]
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if not TRACKING_PARAMS.match(k)])
+    return f"{host}{path}" + (f"?{query}" if query else "")
+
+
+def _strip_symbols(text: str) -> str:
+    # Emoji and pictographs are category So/Sk/Cs/Co; keep letters, digits, punctuation.
+    return "".join(
+        " " if unicodedata.category(ch) in ("So", "Sk", "Cs", "Co", "Cn") else ch for ch in text
+    )
+
+
+def _decaps(sentence: str) -> str:
+    letters = [c for c in sentence if c.isalpha()]
+    if len(letters) >= 8 and sum(c.isupper() for c in letters) > 0.7 * len(letters):
+        return sentence.lower().capitalize()
+    return sentence
+
+
+def clean_post(text: str) -> CleanPost:
+    """Normalise a post: links out, emoji out, hashtags to words, footers and CAPS tamed."""
+    text = unicodedata.normalize("NFKC", text or "")
+    urls = tuple(m.group(0) for m in URL_RE.finditer(text))
+    body = URL_RE.sub(" ", text)
+    body = MENTION_RE.sub(" ", body)
+    body = HASHTAG_RE.sub(lambda m: m.group(1).replace("_", " "), body)
+    body = _strip_symbols(body)
+    body = REPEAT_RE.sub(r"\1", body)
+    sentences = []
+    for raw in SENTENCE_END.split(body):
+        sentence = " ".join(raw.split())
+        if not sentence or not WORD_RE.search(sentence):
+            continue
+        if FOOTER_RE.search(sentence) and len(WORD_RE.findall(sentence)) <= 14:
+            continue
+        sentences.append(_decaps(sentence))
+    joined = " ".join(sentences)
+    words = tuple(w.lower() for w in WORD_RE.findall(joined))
+    return CleanPost(text=joined, sentences=tuple(sentences), urls=urls, words=words)
