@@ -10,7 +10,7 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -74,9 +74,9 @@ async def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_jsonl(stream: TextIO, name: str) -> list[dict[str, Any]]:
+def _read_jsonl(lines: list[str], name: str) -> list[dict[str, Any]]:
     posts = []
-    for number, line in enumerate(stream, 1):
+    for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
@@ -91,13 +91,14 @@ def _read_jsonl(stream: TextIO, name: str) -> list[dict[str, Any]]:
 
 async def cmd_match(settings: Settings, args: argparse.Namespace) -> int:
     if args.jsonl == "-":
-        posts = _read_jsonl(sys.stdin, "stdin")
+        lines = sys.stdin.read().splitlines()
     else:
         try:
-            with open(args.jsonl, encoding="utf-8") as stream:
-                posts = _read_jsonl(stream, args.jsonl)
-        except OSError as exc:
-            raise UsageError(f"cannot read {args.jsonl}: {exc.strerror}") from exc
+            content = await asyncio.to_thread(Path(args.jsonl).read_text, encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read {args.jsonl}: {exc}") from exc
+        lines = content.splitlines()
+    posts = _read_jsonl(lines, "stdin" if args.jsonl == "-" else args.jsonl)
     async with open_kb(settings) as kb:
         for post in posts:
             result = await kb.match(post["text"], top=args.top)
@@ -126,10 +127,13 @@ async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
 
     async with open_database(settings.database_url) as sessions, sessions() as session:
         entries = await store.list_entries(session)
-    text = dump_claimreview(entries) if args.format == "claimreview" else dump_entries(
-        entries, args.format)
+    text = (
+        dump_claimreview(entries)
+        if args.format == "claimreview"
+        else dump_entries(entries, args.format)
+    )
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        await asyncio.to_thread(Path(args.output).write_text, text, encoding="utf-8")
     else:
         sys.stdout.write(text)
     return 0
@@ -183,11 +187,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--html", action="store_true", help="print the Telegram HTML")
     p.set_defaults(func=cmd_check)
     p = sub.add_parser("match", help="match posts from a JSON-lines file, one result per line")
-    p.add_argument("--jsonl", required=True, metavar="FILE", help='lines {"id":…,"text":…}; - = stdin')
+    p.add_argument(
+        "--jsonl", required=True, metavar="FILE", help='lines {"id":…,"text":…}; - = stdin'
+    )
     p.add_argument("--top", type=int, default=5, help="candidates per post (default 5)")
     p.set_defaults(func=cmd_match)
     kb = sub.add_parser("kb", help="manage the knowledge base").add_subparsers(
-        dest="kb_command", required=True, metavar="ACTION")
+        dest="kb_command", required=True, metavar="ACTION"
+    )
     p = kb.add_parser("import", help="import YAML/JSON/ClaimReview files (all or nothing)")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.set_defaults(func=cmd_import)
@@ -214,8 +221,11 @@ def main(argv: list[str] | None = None) -> int:
         err = exc.errors()[0]
         print(f"rumorbot: bad setting {str(err['loc'][0]).upper()}: {err['msg']}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     # httpx logs every request URL, and Telegram's URLs carry the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:

@@ -61,7 +61,10 @@ def localized(entry: EntryIn, lang: str) -> tuple[str, str]:
 
 
 def rebuttal(
-    entry: EntryIn, lang: str, *, origin: tuple[str, str] | None = None,
+    entry: EntryIn,
+    lang: str,
+    *,
+    origin: tuple[str, str] | None = None,
     limit: int = MESSAGE_LIMIT,
 ) -> Reply:
     """Verdict, claim, summary and sources; `origin` is (channel title, link) of a forward."""
@@ -77,8 +80,9 @@ def rebuttal(
         if entry.sources[:sources]:
             reply.add("\n\n").add(message("sources", lang) + ":", "b")
             for source in entry.sources[:sources]:
-                reply.add("\n• ").add(source.title or source.publisher or source.url, "a",
-                                      source.url)
+                reply.add("\n• ").add(
+                    source.title or source.publisher or source.url, "a", source.url
+                )
                 detail = ", ".join(x for x in (source.publisher, source.date) if x)
                 if detail and source.title:
                     reply.add(f" ({detail})")

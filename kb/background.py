@@ -50,7 +50,8 @@ def _mean_top(sims: Matrix) -> Matrix:
     if k == 0:
         return np.zeros(sims.shape[0], dtype=np.float32)
     top = np.partition(sims, -k, axis=1)[:, -k:]
-    return top.mean(axis=1).astype(np.float32)
+    result: Matrix = top.mean(axis=1).astype(np.float32)
+    return result
 
 
 def background_texts() -> list[str]:

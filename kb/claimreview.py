@@ -1,4 +1,4 @@
-"""schema.org ClaimReview JSON-LD, as fact-checkers publish it and Google Fact Check Tools serves it."""
+"""schema.org ClaimReview JSON-LD: what fact-checkers publish and Google Fact Check Tools serves."""
 
 from __future__ import annotations
 
@@ -16,19 +16,98 @@ from kb.models import Verdict
 
 # Ratings are free text in the publisher's language; these stems cover the common ones.
 _RATING_WORDS: list[tuple[Verdict, tuple[str, ...]]] = [
-    (Verdict.PARTLY_TRUE, ("partly", "partially", "half", "mixture", "mostly", "teilweise",
-                           "частично", "частково", "ішінара", "напівправда", "полуправда")),
-    (Verdict.MISLEADING, ("mislead", "manipul", "out of context", "missing context", "irreführ",
-                          "irrefuhr", "fehlender kontext", "вводящ", "манипул", "маніпул",
-                          "перекруч", "контекст", "жаңылыс", "адастыр")),
-    (Verdict.UNPROVEN, ("unproven", "unverified", "unsupported", "no evidence", "unbelegt",
-                        "unbewiesen", "не доказ", "не підтвердж", "недоказ", "бездоказ",
-                        "дәлелденбеген", "расталмаған")),
-    (Verdict.FALSE, ("false", "fake", "pants on fire", "incorrect", "wrong", "hoax", "scam",
-                     "falsch", "frei erfunden", "неправда", "фейк", "ложь", "ложн", "неверн",
-                     "брехня", "хибн", "неправдив", "жалған", "өтірік", "шындыққа жанаспайды")),
-    (Verdict.TRUE, ("true", "correct", "accurate", "richtig", "wahr", "правда", "верно",
-                    "достовер", "шындық", "рас")),
+    (
+        Verdict.PARTLY_TRUE,
+        (
+            "partly",
+            "partially",
+            "half",
+            "mixture",
+            "mostly",
+            "teilweise",
+            "частично",
+            "частково",
+            "ішінара",
+            "напівправда",
+            "полуправда",
+        ),
+    ),
+    (
+        Verdict.MISLEADING,
+        (
+            "mislead",
+            "manipul",
+            "out of context",
+            "missing context",
+            "irreführ",
+            "irrefuhr",
+            "fehlender kontext",
+            "вводящ",
+            "манипул",
+            "маніпул",
+            "перекруч",
+            "контекст",
+            "жаңылыс",
+            "адастыр",
+        ),
+    ),
+    (
+        Verdict.UNPROVEN,
+        (
+            "unproven",
+            "unverified",
+            "unsupported",
+            "no evidence",
+            "unbelegt",
+            "unbewiesen",
+            "не доказ",
+            "не підтвердж",
+            "недоказ",
+            "бездоказ",
+            "дәлелденбеген",
+            "расталмаған",
+        ),
+    ),
+    (
+        Verdict.FALSE,
+        (
+            "false",
+            "fake",
+            "pants on fire",
+            "incorrect",
+            "wrong",
+            "hoax",
+            "scam",
+            "falsch",
+            "frei erfunden",
+            "неправда",
+            "фейк",
+            "ложь",
+            "ложн",
+            "неверн",
+            "брехня",
+            "хибн",
+            "неправдив",
+            "жалған",
+            "өтірік",
+            "шындыққа жанаспайды",
+        ),
+    ),
+    (
+        Verdict.TRUE,
+        (
+            "true",
+            "correct",
+            "accurate",
+            "richtig",
+            "wahr",
+            "правда",
+            "верно",
+            "достовер",
+            "шындық",
+            "рас",
+        ),
+    ),
 ]
 
 _VERDICT_SCORE = {
@@ -111,17 +190,26 @@ def _entry_from(review: dict[str, Any], claim: dict[str, Any] | None, where: str
     publisher = _name(review.get("author") or review.get("publisher"))
     sources = []
     if review.get("url"):
-        sources.append({
-            "url": review["url"],
-            "title": str(review.get("name") or review.get("headline") or review.get("title") or ""),
-            "publisher": publisher,
-            "date": str(review.get("datePublished") or review.get("reviewDate") or "")[:10],
-        })
+        sources.append(
+            {
+                "url": review["url"],
+                "title": str(
+                    review.get("name") or review.get("headline") or review.get("title") or ""
+                ),
+                "publisher": publisher,
+                "date": str(review.get("datePublished") or review.get("reviewDate") or "")[:10],
+            }
+        )
     for cite in review.get("citation") or []:
         if isinstance(cite, dict) and cite.get("url"):
-            sources.append({"url": cite["url"], "title": str(cite.get("name") or ""),
-                            "publisher": _name(cite.get("publisher")),
-                            "date": str(cite.get("datePublished") or "")[:10]})
+            sources.append(
+                {
+                    "url": cite["url"],
+                    "title": str(cite.get("name") or ""),
+                    "publisher": _name(cite.get("publisher")),
+                    "date": str(cite.get("datePublished") or "")[:10],
+                }
+            )
     appearances = [
         a["url"] if isinstance(a, dict) else str(a)
         for key in ("appearance", "firstAppearance")
@@ -172,7 +260,9 @@ def parse_claimreview(text: str, name: str = "input") -> list[EntryIn]:
             merged[raw["id"]] = raw
         elif raw["lang"] != first["lang"]:
             first.setdefault("translations", {})[raw["lang"]] = {
-                "claim": raw["claim"], "summary": raw["summary"]}
+                "claim": raw["claim"],
+                "summary": raw["summary"],
+            }
     if not merged:
         raise BadImportFile(f"{name}: no ClaimReview objects found")
     entries = []
@@ -219,9 +309,13 @@ def _review(entry: EntryIn, claim: str, summary: str, lang: str) -> dict[str, An
         if first.date:
             review["datePublished"] = first.date
         review["citation"] = [
-            {"@type": "CreativeWork", "url": s.url, "name": s.title,
-             "publisher": {"@type": "Organization", "name": s.publisher},
-             **({"datePublished": s.date} if s.date else {})}
+            {
+                "@type": "CreativeWork",
+                "url": s.url,
+                "name": s.title,
+                "publisher": {"@type": "Organization", "name": s.publisher},
+                **({"datePublished": s.date} if s.date else {}),
+            }
             for s in entry.sources[1:]
         ]
     return review

@@ -17,8 +17,12 @@ from kb.embed import Matrix
 class LexicalIndex:
     def __init__(self, texts: Sequence[str]) -> None:
         self._vectorizer = TfidfVectorizer(
-            analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, lowercase=True,
-            dtype=np.float32, min_df=1,
+            analyzer="char_wb",
+            ngram_range=(3, 5),
+            sublinear_tf=True,
+            lowercase=True,
+            dtype=np.float32,
+            min_df=1,
         )
         self._size = len(texts)
         self._matrix = self._vectorizer.fit_transform(texts) if texts else None

@@ -212,29 +212,43 @@ class Matcher:
                 return self._exact(hit, "link")
         if not self.entry_ids or not post.words:
             return MatchResult(Decision.NONE, None, None, reason="empty")
-        ev = self.evidence(post)
+        ev, ranked = self.scored(post, top=max(top, 1))
         cal = self.calibration
-        rank = ev.csls + cal.rank_lexical * ev.lexical
-        order = [int(i) for i in np.argsort(-rank, kind="stable")]
-        candidates = []
-        for position, index in enumerate(order[: max(top, 2)]):
-            rival = order[1] if position == 0 and len(order) > 1 else order[0]
-            rival = None if rival == index else rival
-            score = cal.probability(self.features(ev, index, rival))
-            candidates.append(
-                Candidate(ev.entry_ids[index], round(score, 4), round(float(ev.cosine[index]), 4),
-                          round(float(ev.lexical[index]), 4))
+        candidates = tuple(
+            Candidate(
+                ev.entry_ids[i],
+                round(p, 4),
+                round(float(ev.cosine[i]), 4),
+                round(float(ev.lexical[i]), 4),
             )
+            for i, _, p in ranked
+        )
         best = candidates[0]
         if best.entry_id in ev.blocked:
-            return MatchResult(Decision.NONE, None, None, tuple(candidates[:top]), "counter-example")
+            return MatchResult(Decision.NONE, None, None, candidates, "counter-example")
         if best.score >= cal.answer_at and ev.words >= cal.min_words_to_answer:
             decision = Decision.ANSWER
         elif best.score >= cal.ask_at:
             decision = Decision.ASK
         else:
-            return MatchResult(Decision.NONE, None, best.score, tuple(candidates[:top]), "unsure")
-        return MatchResult(decision, best.entry_id, best.score, tuple(candidates[:top]), "similar")
+            return MatchResult(Decision.NONE, None, best.score, candidates, "unsure")
+        return MatchResult(decision, best.entry_id, best.score, candidates, "similar")
+
+    def scored(
+        self, post: CleanPost, top: int = 5
+    ) -> tuple[Evidence, list[tuple[int, list[float], float]]]:
+        """The top entries as (index, features, probability), best first."""
+        ev = self.evidence(post)
+        cal = self.calibration
+        rank = ev.csls + cal.rank_lexical * ev.lexical
+        order = [int(i) for i in np.argsort(-rank, kind="stable")[: max(top, 2)]]
+        ranked = []
+        for position, index in enumerate(order[:top]):
+            # The runner-up is the best other entry: for the leader that is the second.
+            rival = None if len(order) < 2 else order[1] if position == 0 else order[0]
+            features = self.features(ev, index, rival)
+            ranked.append((index, features, cal.probability(features)))
+        return ev, ranked
 
     def _exact(self, entry_id: str, reason: str) -> MatchResult:
         candidate = Candidate(entry_id, 1.0, 1.0, 1.0)

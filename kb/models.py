@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -132,3 +132,47 @@ class Setting(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=200)
     value: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class QueueItem(SQLModel, table=True):
+    """A post the bot could not answer (or answered wrongly), waiting for a moderator.
+
+    Identical posts (same cleaned text) from many users count up on one item.
+    """
+
+    # One open item per post and reason; resolved ones may repeat.
+    __table_args__ = (
+        Index(
+            "uq_queue_open",
+            "text_key",
+            "reason",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    text_key: str = Field(max_length=64, index=True)
+    reason: str = Field(max_length=16)  # no_match | wrong_match | declined
+    entry_id: str | None = Field(default=None, max_length=120)  # the wrong match, if any
+    count: int = 1
+    status: str = Field(default="open", max_length=12, index=True)  # open | resolved | dismissed
+    resolved_entry_id: str | None = Field(default=None, max_length=120)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class QueueAsker(SQLModel, table=True):
+    """Who sent a queued post, so they hear back once it is answered."""
+
+    __table_args__ = (UniqueConstraint("item_id", "platform", "chat_id", "user_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="queueitem.id", index=True)
+    platform: str = Field(max_length=16)
+    chat_id: str = Field(max_length=64)
+    user_id: str = Field(default="", max_length=64)
+    message_id: str = Field(default="", max_length=64)
+    lang: str = Field(default="en", max_length=8)
+    notified: bool = False
+    created_at: datetime = Field(default_factory=utcnow)

@@ -19,6 +19,7 @@ from kb.interchange import EntryIn, read_entries_file
 from kb.lang import detect_language
 from kb.matcher import Decision, Matcher, MatchResult
 from kb.models import Report
+from kb.queue import Asker, enqueue
 from kb.text import clean_post
 
 log = logging.getLogger(__name__)
@@ -94,14 +95,16 @@ class KnowledgeBase:
         async with self.sessions() as session:
             texts = await store.index_texts(session)
             have = await store.stored_hashes(session, self.embedder.name)
-        todo = list({text_hash(t.text): t.text for t in texts if text_hash(t.text) not in have}
-                    .items())
+        todo = list(
+            {text_hash(t.text): t.text for t in texts if text_hash(t.text) not in have}.items()
+        )
         for start in range(0, len(todo), EMBED_BATCH):
             batch = todo[start : start + EMBED_BATCH]
             vectors = await self._pool.passages([t for _, t in batch])
             async with self.sessions() as session:
-                await store.save_vectors(session, self.embedder.name, [h for h, _ in batch],
-                                         vectors)
+                await store.save_vectors(
+                    session, self.embedder.name, [h for h, _ in batch], vectors
+                )
                 await session.commit()
             if progress:
                 progress(min(start + EMBED_BATCH, len(todo)), len(todo))
@@ -130,7 +133,8 @@ class KnowledgeBase:
         background = self._background
         matrix = (
             np.stack([vectors[text_hash(t.text)] for t in texts]).astype(np.float32)
-            if texts else np.zeros((0, self.embedder.dim), dtype=np.float32)
+            if texts
+            else np.zeros((0, self.embedder.dim), dtype=np.float32)
         )
         return await asyncio.to_thread(
             Matcher, self.embedder, background, texts, matrix, appearances=links, media=media
@@ -155,21 +159,38 @@ class KnowledgeBase:
         user_id: str = "",
         url: str = "",
         record: bool = True,
+        queue_unanswered: bool = True,
     ) -> CheckOutcome:
-        """Match a post, record it as a report, and return what to answer."""
+        """Match a post, record it as a report, queue it when abstaining, say what to answer.
+
+        Auto-replies in groups pass `queue_unanswered=False`: chatter is not a question.
+        """
         result = await self.match(text, urls=urls, media=media)
         lang = detect_language(clean_post(text).text, default=lang_hint or "en")
         async with self.sessions() as session:
             entry = await store.get_entry(session, result.entry_id) if result.entry_id else None
             report_id = None
             if record:
-                report = await store.record_report(session, Report(
-                    platform=platform, chat_id=chat_id, message_id=message_id, user_id=user_id,
-                    url=url, text=text, lang=lang, decision=result.decision.value,
-                    entry_id=result.entry_id, score=result.confidence,
-                ))
+                report = await store.record_report(
+                    session,
+                    Report(
+                        platform=platform,
+                        chat_id=chat_id,
+                        message_id=message_id,
+                        user_id=user_id,
+                        url=url,
+                        text=text,
+                        lang=lang,
+                        decision=result.decision.value,
+                        entry_id=result.entry_id,
+                        score=result.confidence,
+                    ),
+                )
                 report_id = report.id
-                await session.commit()
+            if queue_unanswered and result.decision is Decision.NONE:
+                asker = Asker(platform, chat_id, user_id, message_id, lang) if chat_id else None
+                await enqueue(session, text, asker)
+            await session.commit()
         if result.decision is Decision.NONE:
             entry = None
         return CheckOutcome(result, entry, lang, report_id)

@@ -15,6 +15,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kb.embed import Matrix
+from kb.errors import UnknownEntry
 from kb.interchange import EntryIn, SourceIn, TranslationIn
 from kb.matcher import IndexedText
 from kb.models import (
@@ -44,8 +45,7 @@ class ImportReport:
 
     def __str__(self) -> str:
         return (
-            f"{len(self.created)} new, {len(self.updated)} updated, "
-            f"{len(self.unchanged)} unchanged"
+            f"{len(self.created)} new, {len(self.updated)} updated, {len(self.unchanged)} unchanged"
         )
 
 
@@ -75,14 +75,21 @@ async def bump_version(session: AsyncSession) -> None:
 
 
 async def audit(
-    session: AsyncSession, actor: str, action: str, entry_id: str | None,
-    before: Any = None, after: Any = None,
+    session: AsyncSession,
+    actor: str,
+    action: str,
+    entry_id: str | None,
+    before: Any = None,
+    after: Any = None,
 ) -> None:
     def dump(value: Any) -> str:
         return "" if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
-    session.add(AuditLog(actor=actor, action=action, entry_id=entry_id,
-                         before=dump(before), after=dump(after)))
+    session.add(
+        AuditLog(
+            actor=actor, action=action, entry_id=entry_id, before=dump(before), after=dump(after)
+        )
+    )
 
 
 async def _children(
@@ -90,12 +97,18 @@ async def _children(
 ) -> dict[str, dict[str, list[Any]]]:
     """Variants, translations, sources and appearances of the given entries (all if None)."""
     out: dict[str, dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))
-    for model, key in ((Variant, "variants"), (Translation, "translations"),
-                       (Source, "sources"), (Appearance, "appearances")):
+    models: tuple[tuple[type[Variant | Translation | Source | Appearance], str], ...] = (
+        (Variant, "variants"),
+        (Translation, "translations"),
+        (Source, "sources"),
+        (Appearance, "appearances"),
+    )
+    for model, key in models:
         query = select(model)
         if ids is not None:
             query = query.where(col(model.entry_id).in_(ids))
-        for row in (await session.exec(query)).all():
+        rows: Sequence[Any] = (await session.exec(query)).all()
+        for row in rows:
             out[row.entry_id][key].append(row)
     return out
 
@@ -105,15 +118,19 @@ def _to_data(entry: Entry, kids: dict[str, list[Any]]) -> EntryIn:
     return EntryIn(
         id=entry.id,
         claim=entry.claim,
-        variants=[v.text for v in sorted(kids.get("variants", []), key=lambda v: v.id)
-                  if not v.negative],
+        variants=[
+            v.text for v in sorted(kids.get("variants", []), key=lambda v: v.id) if not v.negative
+        ],
         verdict=entry.verdict,  # type: ignore[arg-type]
         summary=entry.summary,
         lang=entry.lang,
-        translations={t.lang: TranslationIn(claim=t.claim, summary=t.summary)
-                      for t in sorted(kids.get("translations", []), key=lambda t: t.lang)},
-        sources=[SourceIn(url=s.url, title=s.title, publisher=s.publisher, date=s.date)
-                 for s in sources],
+        translations={
+            t.lang: TranslationIn(claim=t.claim, summary=t.summary)
+            for t in sorted(kids.get("translations", []), key=lambda t: t.lang)
+        },
+        sources=[
+            SourceIn(url=s.url, title=s.title, publisher=s.publisher, date=s.date) for s in sources
+        ],
         tags=[t for t in entry.tags.split(",") if t],
         appearances=[a.url for a in sorted(kids.get("appearances", []), key=lambda a: a.id)],
         status=entry.status,  # type: ignore[arg-type]
@@ -143,18 +160,29 @@ async def count_entries(session: AsyncSession) -> dict[str, int]:
 
 async def _replace_children(session: AsyncSession, data: EntryIn) -> None:
     for model in (Translation, Source, Appearance):
-        await session.exec(delete(model).where(col(model.entry_id) == data.id))  # type: ignore[call-overload]
+        await session.exec(delete(model).where(col(model.entry_id) == data.id))
     await session.exec(
-        delete(Variant).where(col(Variant.entry_id) == data.id, col(Variant.negative).is_(False))  # type: ignore[call-overload]
+        delete(Variant).where(col(Variant.entry_id) == data.id, col(Variant.negative).is_(False))
     )
     session.add_all(Variant(entry_id=data.id, text=v) for v in data.variants)
-    session.add_all(Translation(entry_id=data.id, lang=lang, claim=t.claim, summary=t.summary)
-                    for lang, t in data.translations.items())
-    session.add_all(Source(entry_id=data.id, position=i, url=s.url, title=s.title,
-                           publisher=s.publisher, date=s.date)
-                    for i, s in enumerate(data.sources))
-    session.add_all(Appearance(entry_id=data.id, url=u, url_key=url_key(u)[:500])
-                    for u in data.appearances)
+    session.add_all(
+        Translation(entry_id=data.id, lang=lang, claim=t.claim, summary=t.summary)
+        for lang, t in data.translations.items()
+    )
+    session.add_all(
+        Source(
+            entry_id=data.id,
+            position=i,
+            url=s.url,
+            title=s.title,
+            publisher=s.publisher,
+            date=s.date,
+        )
+        for i, s in enumerate(data.sources)
+    )
+    session.add_all(
+        Appearance(entry_id=data.id, url=u, url_key=url_key(u)[:500]) for u in data.appearances
+    )
 
 
 async def save_entries(
@@ -164,8 +192,10 @@ async def save_entries(
     report = ImportReport()
     entries = list(entries)
     existing = {
-        e.id: e for e in (await session.exec(
-            select(Entry).where(col(Entry.id).in_([d.id for d in entries])))).all()
+        e.id: e
+        for e in (
+            await session.exec(select(Entry).where(col(Entry.id).in_([d.id for d in entries])))
+        ).all()
     }
     kids = await _children(session, list(existing)) if existing else {}
     for data in entries:
@@ -188,8 +218,9 @@ async def save_entries(
         session.add(row)
         await session.flush()
         await _replace_children(session, data)
-        await audit(session, actor, "import" if before is None else "update", data.id,
-                    before, after)
+        await audit(
+            session, actor, "import" if before is None else "update", data.id, before, after
+        )
     if report.created or report.updated:
         await bump_version(session)
     return report
@@ -198,13 +229,19 @@ async def save_entries(
 async def index_texts(session: AsyncSession) -> list[IndexedText]:
     """Every text of every published entry that posts are compared with."""
     published = select(Entry.id).where(Entry.status == Status.PUBLISHED.value)
-    texts = [IndexedText(e.id, e.claim) for e in (await session.exec(
-        select(Entry).where(Entry.status == Status.PUBLISHED.value))).all()]
-    for t in (await session.exec(
-            select(Translation).where(col(Translation.entry_id).in_(published)))).all():
+    texts = [
+        IndexedText(e.id, e.claim)
+        for e in (
+            await session.exec(select(Entry).where(Entry.status == Status.PUBLISHED.value))
+        ).all()
+    ]
+    for t in (
+        await session.exec(select(Translation).where(col(Translation.entry_id).in_(published)))
+    ).all():
         texts.append(IndexedText(t.entry_id, t.claim))
-    for v in (await session.exec(
-            select(Variant).where(col(Variant.entry_id).in_(published)))).all():
+    for v in (
+        await session.exec(select(Variant).where(col(Variant.entry_id).in_(published)))
+    ).all():
         texts.append(IndexedText(v.entry_id, v.text, negative=v.negative))
     return texts
 
@@ -212,10 +249,18 @@ async def index_texts(session: AsyncSession) -> list[IndexedText]:
 async def exact_keys(session: AsyncSession) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(link, entry) and (media fingerprint, entry) pairs of published entries."""
     published = select(Entry.id).where(Entry.status == Status.PUBLISHED.value)
-    links = (await session.exec(select(Appearance.url, Appearance.entry_id).where(
-        col(Appearance.entry_id).in_(published)))).all()
-    media = (await session.exec(select(Media.file_unique_id, Media.entry_id).where(
-        col(Media.entry_id).in_(published)))).all()
+    links = (
+        await session.exec(
+            select(Appearance.url, Appearance.entry_id).where(
+                col(Appearance.entry_id).in_(published)
+            )
+        )
+    ).all()
+    media = (
+        await session.exec(
+            select(Media.file_unique_id, Media.entry_id).where(col(Media.entry_id).in_(published))
+        )
+    ).all()
     return [tuple(r) for r in links], [tuple(r) for r in media]  # type: ignore[misc]
 
 
@@ -248,3 +293,32 @@ async def record_report(session: AsyncSession, report: Report) -> Report:
 async def last_update(session: AsyncSession) -> datetime | None:
     value = await get_setting(session, "kb_updated_at")
     return datetime.fromisoformat(value) if value else None
+
+
+async def audit_trail(session: AsyncSession, entry_id: str) -> list[AuditLog]:
+    query = select(AuditLog).where(AuditLog.entry_id == entry_id).order_by(col(AuditLog.id))
+    return list((await session.exec(query)).all())
+
+
+async def attach_media(
+    session: AsyncSession, entry_id: str, file_unique_id: str, actor: str,
+    platform: str = "telegram",
+) -> None:
+    """Tie a photo or video to an entry: the same file later matches it exactly."""
+    if await session.get(Entry, entry_id) is None:
+        raise UnknownEntry(entry_id)
+    session.add(Media(entry_id=entry_id, platform=platform, file_unique_id=file_unique_id))
+    await audit(session, actor, "media", entry_id, None, {"file_unique_id": file_unique_id})
+    await bump_version(session)
+
+
+async def add_variant(
+    session: AsyncSession, entry_id: str, text: str, actor: str, *, negative: bool = False
+) -> None:
+    """A new phrasing of the entry's rumour, or (negative) a post that is NOT this rumour."""
+    if await session.get(Entry, entry_id) is None:
+        raise UnknownEntry(entry_id)
+    session.add(Variant(entry_id=entry_id, text=text.strip(), negative=negative))
+    await audit(session, actor, "counter-example" if negative else "variant", entry_id,
+                None, {"text": text.strip()})
+    await bump_version(session)

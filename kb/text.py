@@ -40,7 +40,7 @@ class CleanPost:
 
 
 def url_key(url: str) -> str:
-    """A link without scheme, `www.`, tracking parameters or a trailing slash, for exact matching."""
+    """A link without scheme, `www.`, tracking parameters or trailing slash, for exact matching."""
     raw = url.strip().rstrip(".,;:!?)»")
     if "://" not in raw:
         raw = "https://" + raw

@@ -1,0 +1,214 @@
+"""The matcher on the bundled seed KB: every language, noise, long posts, and abstention."""
+
+from __future__ import annotations
+
+import pytest
+
+from kb import store
+from kb.interchange import parse_entries
+from kb.matcher import Decision
+from kb.service import KnowledgeBase
+from tests.embedders import CountingEmbedder
+
+CONVOY = "kz-convoy-exercises"
+
+
+@pytest.mark.parametrize(
+    "post",
+    [
+        "Footage of a long column of Kazakh army trucks and tanks heading to the Russian border. "
+        "Tokayev is quietly arming Putin.",
+        "На видео эшелон с казахстанскими танками, который едет в Россию. Казахстан вооружает Путина.",
+        "Қазақстан әскерінің танктері мен көліктері Ресей шекарасына қарай бара жатыр, "
+        "Тоқаев Путинге қару беріп жатыр.",
+        "Ешелон з казахстанськими танками їде до Росії, Казахстан таємно озброює Путіна.",
+        "Ein Video zeigt einen langen Zug mit kasachischen Panzern auf dem Weg nach Russland. "
+        "Kasachstan rüstet Putin heimlich auf.",
+    ],
+    ids=["en", "ru", "kk", "uk", "de"],
+)
+async def test_the_convoy_rumour_is_answered_in_every_language(
+    seeded_kb: KnowledgeBase, post: str
+) -> None:
+    result = await seeded_kb.match(post)
+    assert result.decision is Decision.ANSWER
+    assert result.match == CONVOY
+
+
+async def test_social_media_noise_does_not_hide_the_claim(seeded_kb: KnowledgeBase) -> None:
+    post = (
+        "🚨🚨 СРОЧНО!!! КАЗАХСТАН ОТПРАВЛЯЕТ ТАНКИ В РОССИЮ 😱😱 видео с трассы "
+        "https://t.me/s/some_channel/4521 #Казахстан #война #танки\n"
+        "ПЕРЕШЛИТЕ ВСЕМ, ПОКА НЕ УДАЛИЛИ!!!"
+    )
+    assert (await seeded_kb.match(post)).match == CONVOY
+
+
+async def test_a_claim_inside_a_long_post_is_found(seeded_kb: KnowledgeBase) -> None:
+    post = (
+        "Good morning everyone, here is our evening digest. The weather in Almaty will stay warm "
+        "until Friday, and the city promises to finish the road works on Abay avenue. "
+        "Football: Kairat won 2:0 at home. Meanwhile people are sharing videos that supposedly "
+        "show Kazakhstan sending trains full of armoured vehicles to Russia for the war. "
+        "Prices for buckwheat went up again this week. Stay with us for more news tomorrow."
+    )
+    assert (await seeded_kb.match(post)).match == CONVOY
+
+
+@pytest.mark.parametrize(
+    "post",
+    [
+        "Who wants to go hiking in the mountains near Almaty this Saturday morning?",
+        "Поздравляю всех с праздником, желаю мира, добра и здоровья вашим семьям!",
+        "Ертең Астанада күн суық болады, жылы киініңіздер.",
+        "Продаю дитячий велосипед у доброму стані, ціна договірна, пишіть у приват.",
+        "Der Zug nach Berlin hat heute wieder vierzig Minuten Verspätung, unglaublich.",
+        "Kazakhstan's national football team beat Denmark in a Euro qualifier in Astana.",
+    ],
+)
+async def test_unrelated_posts_are_not_answered(seeded_kb: KnowledgeBase, post: str) -> None:
+    result = await seeded_kb.match(post)
+    assert result.decision is not Decision.ANSWER
+    assert result.match is None
+
+
+async def test_a_very_short_text_is_never_answered_on_similarity_alone(
+    seeded_kb: KnowledgeBase,
+) -> None:
+    result = await seeded_kb.match("Kazakhstan tanks Russia")
+    assert result.decision is not Decision.ANSWER
+
+
+async def test_kazakh_post_finds_an_english_only_entry(kb: KnowledgeBase) -> None:
+    await kb.import_entries(parse_entries("""
+- id: tenge-1000
+  claim: "The tenge will crash to 1000 per US dollar next Monday, withdraw your savings now"
+  verdict: unproven
+  summary: "The National Bank announced nothing of the kind."
+  lang: en
+- id: heating-ban
+  claim: "Germany bans every gas heating system from next year"
+  verdict: misleading
+  summary: "Only new installations are affected."
+  lang: en
+- id: baikonur
+  claim: "Kazakhstan handed the Baikonur cosmodrome over to Russia for ever"
+  verdict: "false"
+  summary: "The lease runs until 2050."
+  lang: en
+"""), actor="test")
+    result = await kb.match(
+        "Дүйсенбіде теңге бағамы бір долларға мың теңгеге дейін құлайды, ақшаңызды банктен алыңыз!"
+    )
+    assert result.candidates[0].entry_id == "tenge-1000"
+    assert result.decision is not Decision.NONE
+
+
+async def test_a_known_rumour_link_matches_exactly(kb: KnowledgeBase) -> None:
+    await kb.import_entries(parse_entries("""
+- id: fake-video
+  claim: "A video shows tanks in Almaty"
+  verdict: misleading
+  summary: "The video is from 2022."
+  lang: en
+  appearances: ["https://t.me/rumour_channel/777"]
+"""), actor="test")
+    result = await kb.match("look at this!! t.me/s/rumour_channel/777?utm_source=share")
+    assert (result.decision, result.match, result.reason) == (Decision.ANSWER, "fake-video", "link")
+
+
+async def test_an_attached_photo_matches_exactly(seeded_kb: KnowledgeBase) -> None:
+    async with seeded_kb.sessions() as session:
+        await store.attach_media(session, CONVOY, "AQADxyz123", actor="test")
+        await session.commit()
+    result = await seeded_kb.match("", media=["AQADxyz123"])
+    assert (result.match, result.reason) == (CONVOY, "media")
+
+
+async def test_drafts_and_archived_entries_are_not_matched(kb: KnowledgeBase) -> None:
+    await kb.import_entries(parse_entries("""
+- id: draft-one
+  claim: "Germany bans every gas heating system from next year"
+  verdict: misleading
+  summary: "Only new installations are affected."
+  lang: en
+  status: draft
+"""), actor="test")
+    result = await kb.match("Germany bans every gas heating system from next year, even old ones")
+    assert result.decision is Decision.NONE and not result.candidates
+
+
+async def test_a_counter_example_stops_a_wrong_match(seeded_kb: KnowledgeBase) -> None:
+    post = (
+        "Kazakhstan's army moved a column of tanks to the Chinese border today for a joint "
+        "exercise with Russia"
+    )
+    async with seeded_kb.sessions() as session:
+        await store.add_variant(session, CONVOY, post, actor="moderator", negative=True)
+        await session.commit()
+    result = await seeded_kb.match(post)
+    assert result.match is None
+    assert result.reason == "counter-example"
+
+
+async def test_vectors_are_stored_and_never_recomputed_per_query(kb: KnowledgeBase) -> None:
+    counting = kb.embedder
+    assert isinstance(counting, CountingEmbedder)
+    await kb.seed()
+    embedded = counting.passages_embedded
+    assert embedded > 0
+    for post in ("Kazakhstan sends tanks to Russia by train", "Astana helps Moscow dodge sanctions"):
+        await kb.match(post)
+    assert counting.passages_embedded == embedded
+    second = KnowledgeBase(kb.sessions, CountingEmbedder(counting.inner))
+    try:
+        await second.match("Kazakhstan sends tanks to Russia by train")
+        assert isinstance(second.embedder, CountingEmbedder)
+        assert second.embedder.passages_embedded == 0
+    finally:
+        second.close()
+
+
+async def test_every_worker_sees_a_change_made_by_another(kb: KnowledgeBase) -> None:
+    other = KnowledgeBase(kb.sessions, kb.embedder)
+    try:
+        assert (await other.match("Germany bans gas heating from next year")).candidates == ()
+        await kb.import_entries(parse_entries("""
+- id: heating-ban
+  claim: "Germany bans every gas heating system from next year"
+  verdict: misleading
+  summary: "Only new installations are affected."
+  lang: en
+"""), actor="test")
+        result = await other.match("Germany bans every gas heating system from next year!")
+        assert result.candidates[0].entry_id == "heating-ban"
+    finally:
+        other.close()
+
+
+class FailingEmbedder(CountingEmbedder):
+    """Dies after a number of texts, like an import interrupted with Ctrl-C."""
+
+    def __init__(self, inner: CountingEmbedder, budget: int) -> None:
+        super().__init__(inner.inner)
+        self.budget = budget
+
+    def passages(self, texts):  # type: ignore[no-untyped-def]
+        if self.passages_embedded + len(texts) > self.budget:
+            raise KeyboardInterrupt
+        return super().passages(texts)
+
+
+async def test_an_interrupted_import_resumes_without_redoing_work(kb: KnowledgeBase) -> None:
+    assert isinstance(kb.embedder, CountingEmbedder)
+    dying = KnowledgeBase(kb.sessions, FailingEmbedder(kb.embedder, budget=40))
+    with pytest.raises(KeyboardInterrupt):
+        await dying.seed()
+    dying.close()
+    async with kb.sessions() as session:
+        assert sum((await store.count_entries(session)).values()) == 3  # entries are all saved
+        done = len(await store.stored_hashes(session, kb.embedder.name))
+        total = len({t.text for t in await store.index_texts(session)})
+    assert 0 < done < total
+    assert await kb.embed_missing() == total - done
+    assert kb.embedder.passages_embedded == total - done
