@@ -1,11 +1,11 @@
-"""Fit the matcher's calibration on the DEV split only, and write kb/data/calibration.json.
+"""Fit the matcher's calibration and write kb/data/calibration.json.
 
-    python bench/calibrate.py [--target-precision 0.98]
+    python bench/calibrate.py [--target-precision 0.98] [--fit train_a train_b] [--tune dev]
 
-For each dev post the top candidates become training rows (features -> is it the right entry).
-A logistic regression turns features into a probability; the answer threshold is the lowest
-one that keeps dev precision at the target, and `ask` starts at an even bet. The holdout split
-is never read here: `bench/matcher_quality.py --split holdout` reports on it afterwards.
+The logistic model is fitted on the training sets (their own KBs and posts), the answer
+threshold is the lowest that keeps precision on the tuning set at the target, and `ask`
+starts at an even bet. The holdout set is never read here:
+`bench/matcher_quality.py --split holdout` reports on it afterwards.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,77 +22,89 @@ from sklearn.linear_model import LogisticRegression
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.evalset import eval_kb, load_posts
+from bench.evalset import SETS, eval_kb, load_posts
 from kb.matcher import CALIBRATION, FEATURES, Calibration
 from kb.text import clean_post
 
 
-async def collect(top: int) -> tuple[np.ndarray, np.ndarray, list[tuple[float, bool, bool, int]]]:
+@dataclass
+class Rows:
+    x: np.ndarray  # features of each (post, candidate) pair
+    y: np.ndarray  # is the candidate the post's entry
+    leaders: list[tuple[int, bool, bool, int]]  # (row, right, has an entry, words) per post
+
+
+async def collect(name: str, top: int) -> Rows:
     rows, labels, leaders = [], [], []
-    async with eval_kb() as kb:
+    async with eval_kb(SETS[name][0]) as kb:
         matcher = await kb.matcher()
-        for post in load_posts("dev"):
+        for post in load_posts(name):
             ev, ranked = matcher.scored(clean_post(post.text), top=top)
             for position, (index, features, _) in enumerate(ranked):
                 rows.append(features)
                 labels.append(ev.entry_ids[index] == post.expected)
                 if position == 0:
-                    leaders.append(
-                        (
-                            len(rows) - 1,
-                            ev.entry_ids[index] == post.expected,
-                            post.expected is not None,
-                            ev.words,
-                        )
-                    )
-    return np.array(rows), np.array(labels), leaders
+                    right = ev.entry_ids[index] == post.expected
+                    leaders.append((len(rows) - 1, right, post.expected is not None, ev.words))
+    return Rows(np.array(rows), np.array(labels), leaders)
+
+
+def operating_point(cal: Calibration, rows: Rows, threshold: float) -> tuple[float, float, int]:
+    """Precision, recall and false alarms of answering at `threshold`."""
+    answered = [
+        (right, positive)
+        for i, right, positive, words in rows.leaders
+        if cal.probability(rows.x[i]) >= threshold and words >= cal.min_words_to_answer
+    ]
+    right = sum(r for r, _ in answered)
+    positives = sum(1 for _, _, positive, _ in rows.leaders if positive)
+    alarms = sum(1 for _, positive in answered if not positive)
+    return right / max(1, len(answered)), right / max(1, positives), alarms
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target-precision", type=float, default=0.98)
+    parser.add_argument("--fit", nargs="+", default=["train_a", "train_b"])
+    parser.add_argument("--tune", default="dev")
     parser.add_argument("--top", type=int, default=3)
     parser.add_argument("--c", type=float, default=1.0, help="inverse regularisation strength")
     args = parser.parse_args()
-    x, y, leaders = asyncio.run(collect(args.top))
-    model = LogisticRegression(C=args.c, max_iter=1000).fit(x, y)
-    base = Calibration()
-    weights = tuple(float(w) for w in model.coef_[0])
-    bias = float(model.intercept_[0])
-    fitted = Calibration(weights=weights, bias=bias)
-    probs = [
-        (fitted.probability(x[i]), right, positive, words) for i, right, positive, words in leaders
-    ]
-    positives = sum(1 for _, _, positive, _ in probs if positive)
+    if "holdout" in (*args.fit, args.tune):
+        parser.error("the holdout set is for reporting only")
+    fit = [asyncio.run(collect(name, args.top)) for name in args.fit]
+    x = np.vstack([r.x for r in fit])
+    y = np.concatenate([r.y for r in fit])
+    # Fit on standardised features (so regularisation treats them alike), then fold the
+    # scaling back into plain weights the matcher applies to raw features.
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
+    model = LogisticRegression(C=args.c, max_iter=2000).fit((x - mean) / scale, y)
+    weights = tuple(float(w) for w in model.coef_[0] / scale)
+    bias = float(model.intercept_[0] - (model.coef_[0] * mean / scale).sum())
+    cal = Calibration(weights=weights, bias=bias)
+    tune = asyncio.run(collect(args.tune, args.top))
     answer_at = 0.99
-    for threshold in sorted({round(p, 3) for p, *_ in probs}):
-        answered = [
-            (p, r) for p, r, _, w in probs if p >= threshold and w >= base.min_words_to_answer
-        ]
-        if not answered:
-            continue
-        precision = sum(r for _, r in answered) / len(answered)
+    for threshold in np.arange(0.50, 0.995, 0.005):
+        precision, recall, _ = operating_point(cal, tune, float(threshold))
         if precision >= args.target_precision:
-            answer_at = max(threshold, 0.5)
+            answer_at = round(float(threshold), 3)
             break
-    answered = [(p, r) for p, r, _, w in probs if p >= answer_at and w >= base.min_words_to_answer]
-    right = sum(r for _, r in answered)
-    print(
-        "features:", dict(zip(FEATURES, np.round(weights, 3), strict=True)), "bias", round(bias, 3)
-    )
-    print(
-        f"dev: answer_at={answer_at:.3f} precision={right / max(1, len(answered)):.3f} "
-        f"recall={right / max(1, positives):.3f} ({len(answered)} answered)"
-    )
+    print("weights:", {f: round(w, 3) for f, w in zip(FEATURES, weights, strict=True)})
+    print(f"bias: {bias:.3f}  answer_at: {answer_at}")
+    for name, rows in [*zip(args.fit, fit, strict=True), (args.tune, tune)]:
+        precision, recall, alarms = operating_point(cal, rows, answer_at)
+        print(f"{name}: precision {precision:.3f} recall {recall:.3f} false alarms {alarms}")
     data = {
         "weights": weights,
         "bias": bias,
         "answer_at": answer_at,
         "ask_at": min(0.5, answer_at),
-        "rank_lexical": base.rank_lexical,
-        "min_words_to_answer": base.min_words_to_answer,
-        "fitted_on": "tests/data/posts_dev.jsonl + tests/data/eval_kb.yaml",
+        "rank_lexical": cal.rank_lexical,
+        "min_words_to_answer": cal.min_words_to_answer,
         "features": list(FEATURES),
+        "fitted_on": args.fit,
+        "threshold_from": args.tune,
+        "target_precision": args.target_precision,
     }
     CALIBRATION.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     print("wrote", CALIBRATION)

@@ -15,7 +15,14 @@ from kb.service import KnowledgeBase
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 KB_FILE = DATA / "eval_kb.yaml"
-SPLITS = {"dev": DATA / "posts_dev.jsonl", "holdout": DATA / "posts_holdout.jsonl"}
+# name -> (KB file, posts file). train_* tune the calibration, dev picks its thresholds,
+# holdout is only ever reported on.
+SETS = {
+    "train_a": (DATA / "train_a_kb.yaml", DATA / "train_a_posts.jsonl"),
+    "train_b": (DATA / "train_b_kb.yaml", DATA / "train_b_posts.jsonl"),
+    "dev": (KB_FILE, DATA / "posts_dev.jsonl"),
+    "holdout": (KB_FILE, DATA / "posts_holdout.jsonl"),
+}
 
 
 @dataclass(frozen=True)
@@ -29,7 +36,7 @@ class Post:
 
 def load_posts(split: str) -> list[Post]:
     posts = []
-    for line in SPLITS[split].read_text(encoding="utf-8").splitlines():
+    for line in SETS[split][1].read_text(encoding="utf-8").splitlines():
         if line.strip():
             raw = json.loads(line)
             posts.append(Post(raw["id"], raw["text"], raw["lang"], raw["expected"], raw["kind"]))

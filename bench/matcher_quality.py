@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.evalset import Post, eval_kb, load_posts
+from bench.evalset import SETS, Post, eval_kb, load_posts
 from kb.matcher import Decision, MatchResult
 
 
@@ -53,12 +53,12 @@ def fmt(stats: dict[str, float]) -> str:
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", choices=["dev", "holdout", "all"], default="holdout")
+    parser.add_argument("--split", choices=[*SETS, "all"], default="holdout")
     parser.add_argument("--errors", action="store_true", help="list every wrong decision")
     args = parser.parse_args()
     splits = ["dev", "holdout"] if args.split == "all" else [args.split]
-    async with eval_kb() as kb:
-        for split in splits:
+    for split in splits:
+        async with eval_kb(SETS[split][0]) as kb:
             rows = [(p, await kb.match(p.text)) for p in load_posts(split)]
             print(f"\n### split: {split}\n")
             header = (

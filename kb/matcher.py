@@ -14,7 +14,8 @@ import numpy as np
 from kb.background import Background
 from kb.embed import Embedder, Matrix
 from kb.lexical import LexicalIndex
-from kb.text import CleanPost, clean_post, url_key
+from kb.lang import detect_language
+from kb.text import DENIAL_RE, CleanPost, clean_post, numbers_in, url_key
 
 CALIBRATION = Path(__file__).parent / "data" / "calibration.json"
 MAX_CHUNKS = 16
@@ -33,7 +34,13 @@ class IndexedText:
 
     entry_id: str
     text: str
-    negative: bool = False  # a counter-example: a post like this is NOT this entry
+    role: str = "claim"  # claim (any phrasing) | summary (the rebuttal) | negative
+    lang: str = ""
+
+    @property
+    def negative(self) -> bool:
+        """A counter-example: a post like this is NOT this entry's rumour."""
+        return self.role == "negative"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +72,8 @@ class Calibration:
     Fitted by `bench/calibrate.py` on the development half of our test set only.
     """
 
-    weights: tuple[float, ...] = (14.0, 25.0, 0.0, 4.0, 0.5)
-    bias: float = -4.5
+    weights: tuple[float, ...] = (9.4, 27.0, 9.5, 1.2, 0.5, -25.0, -2.4, 0.0, 0.0)
+    bias: float = -13.2
     answer_at: float = 0.85
     ask_at: float = 0.45
     rank_lexical: float = 0.10  # weight of lexical similarity in the candidate ranking
@@ -85,7 +92,17 @@ class Calibration:
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
 
-FEATURES = ("csls", "margin", "cosine", "lexical", "log_words")
+FEATURES = (
+    "csls",  # dense similarity, normalised against background text (CSLS)
+    "margin",  # lead of this entry over the best other one, in CSLS units
+    "cosine",  # raw best cosine
+    "lexical",  # character n-gram similarity
+    "log_words",  # post length
+    "rebuttal_gap",  # closer to the entry's rebuttal than to its claim: the official version
+    "denial",  # the post itself debunks ("fake", "опровергли")
+    "same_lang",  # the entry has a phrasing in the post's language
+    "new_numbers",  # share of the post's numbers that none of the entry's texts has
+)
 
 
 @dataclass
@@ -96,6 +113,10 @@ class Evidence:
     csls: Matrix
     cosine: Matrix
     lexical: Matrix
+    rebuttal_gap: Matrix
+    denial: bool = False
+    lang: str = ""
+    numbers: frozenset[str] = frozenset()
     blocked: set[str] = field(default_factory=set)
     words: int = 0
 
@@ -129,9 +150,9 @@ class Matcher:
         self.embedder = embedder
         self.background = background
         self.calibration = calibration or Calibration.load()
-        order = sorted(range(len(texts)), key=lambda i: (texts[i].negative, texts[i].entry_id))
-        positive = [i for i in order if not texts[i].negative]
-        negative = [i for i in order if texts[i].negative]
+        order = sorted(range(len(texts)), key=lambda i: texts[i].entry_id)
+        positive = [i for i in order if texts[i].role == "claim"]
+        negative = [i for i in order if texts[i].role == "negative"]
         self._texts = [texts[i] for i in positive]
         self._vectors = np.ascontiguousarray(vectors[positive], dtype=np.float32)
         self._negatives = [texts[i] for i in negative]
@@ -142,6 +163,20 @@ class Matcher:
         self._starts = np.array(
             [i for i, e in enumerate(ids) if i == 0 or ids[i - 1] != e], dtype=np.intp
         )
+        position = {e: i for i, e in enumerate(self.entry_ids)}
+        self._langs: list[set[str]] = [set() for _ in self.entry_ids]
+        self._numbers: list[set[str]] = [set() for _ in self.entry_ids]
+        for t in texts:
+            if t.entry_id not in position or t.role == "negative":
+                continue
+            if t.role == "claim":
+                self._langs[position[t.entry_id]].add(t.lang)
+            self._numbers[position[t.entry_id]].update(numbers_in(t.text))
+        summaries = [i for i in order if texts[i].role == "summary"
+                     and texts[i].entry_id in position]
+        self._summary_entry = np.array([position[texts[i].entry_id] for i in summaries],
+                                       dtype=np.intp)
+        self._summary_vectors = np.ascontiguousarray(vectors[summaries], dtype=np.float32)
         self._lexical = LexicalIndex([t.text for t in self._texts])
         self._appearances = {url_key(u): e for u, e in appearances}
         self._media = dict(media)
@@ -166,11 +201,22 @@ class Matcher:
         if len(self._negatives):
             neg = (queries @ self._negative_vectors.T).max(axis=0)
             blocked = self._closer_to_negative(sims, neg)
+        # How much closer the post is to the entry's rebuttal than to its claim: a post that
+        # states the official version shares the topic and words but is not the rumour.
+        rebuttal = np.full(len(self.entry_ids), -1.0, dtype=np.float32)
+        if len(self._summary_vectors):
+            np.maximum.at(rebuttal, self._summary_entry,
+                          (queries @ self._summary_vectors.T).max(axis=0))
+        cosine = self._per_entry(sims.max(axis=0))
         return Evidence(
             entry_ids=self.entry_ids,
             csls=self._per_entry(csls.max(axis=0)),
-            cosine=self._per_entry(sims.max(axis=0)),
+            cosine=cosine,
             lexical=self._per_entry(lexical),
+            rebuttal_gap=np.where(rebuttal > -1.0, rebuttal - cosine, 0.0).astype(np.float32),
+            denial=bool(DENIAL_RE.search(post.text)),
+            lang=detect_language(post.text),
+            numbers=numbers_in(post.text),
             blocked=blocked,
             words=len(post.words),
         )
@@ -191,6 +237,10 @@ class Matcher:
             float(ev.cosine[index]),
             float(ev.lexical[index]),
             math.log1p(ev.words),
+            float(ev.rebuttal_gap[index]),
+            1.0 if ev.denial else 0.0,
+            1.0 if ev.lang in self._langs[index] else 0.0,
+            len(ev.numbers - self._numbers[index]) / len(ev.numbers) if ev.numbers else 0.0,
         ]
 
     def match(

@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from kb.embed import Matrix
 from kb.errors import UnknownEntry
 from kb.interchange import EntryIn, SourceIn, TranslationIn
+from kb.lang import detect_language
 from kb.matcher import IndexedText
 from kb.models import (
     Appearance,
@@ -164,7 +165,9 @@ async def _replace_children(session: AsyncSession, data: EntryIn) -> None:
     await session.exec(
         delete(Variant).where(col(Variant.entry_id) == data.id, col(Variant.negative).is_(False))
     )
-    session.add_all(Variant(entry_id=data.id, text=v) for v in data.variants)
+    session.add_all(
+        Variant(entry_id=data.id, text=v, lang=detect_language(v)) for v in data.variants
+    )
     session.add_all(
         Translation(entry_id=data.id, lang=lang, claim=t.claim, summary=t.summary)
         for lang, t in data.translations.items()
@@ -227,22 +230,27 @@ async def save_entries(
 
 
 async def index_texts(session: AsyncSession) -> list[IndexedText]:
-    """Every text of every published entry that posts are compared with."""
+    """Every text of every published entry that posts are compared with, rebuttals included."""
     published = select(Entry.id).where(Entry.status == Status.PUBLISHED.value)
-    texts = [
-        IndexedText(e.id, e.claim)
-        for e in (
-            await session.exec(select(Entry).where(Entry.status == Status.PUBLISHED.value))
-        ).all()
-    ]
-    for t in (
-        await session.exec(select(Translation).where(col(Translation.entry_id).in_(published)))
-    ).all():
-        texts.append(IndexedText(t.entry_id, t.claim))
-    for v in (
-        await session.exec(select(Variant).where(col(Variant.entry_id).in_(published)))
-    ).all():
-        texts.append(IndexedText(v.entry_id, v.text, negative=v.negative))
+    texts = []
+    entries = await session.exec(select(Entry).where(Entry.status == Status.PUBLISHED.value))
+    for e in entries.all():
+        texts += [
+            IndexedText(e.id, e.claim, lang=e.lang),
+            IndexedText(e.id, e.summary, "summary", e.lang),
+        ]
+    translations = await session.exec(
+        select(Translation).where(col(Translation.entry_id).in_(published))
+    )
+    for t in translations.all():
+        texts += [
+            IndexedText(t.entry_id, t.claim, lang=t.lang),
+            IndexedText(t.entry_id, t.summary, "summary", t.lang),
+        ]
+    variants = await session.exec(select(Variant).where(col(Variant.entry_id).in_(published)))
+    for v in variants.all():
+        role = "negative" if v.negative else "claim"
+        texts.append(IndexedText(v.entry_id, v.text, role, v.lang or detect_language(v.text)))
     return texts
 
 
@@ -318,7 +326,27 @@ async def add_variant(
     """A new phrasing of the entry's rumour, or (negative) a post that is NOT this rumour."""
     if await session.get(Entry, entry_id) is None:
         raise UnknownEntry(entry_id)
-    session.add(Variant(entry_id=entry_id, text=text.strip(), negative=negative))
+    session.add(Variant(entry_id=entry_id, text=text.strip(), lang=detect_language(text),
+                        negative=negative))
     await audit(session, actor, "counter-example" if negative else "variant", entry_id,
                 None, {"text": text.strip()})
     await bump_version(session)
+
+
+# --- X worker: asks per author and the record of mentions already handled -------------------
+
+
+async def count_reports_since(
+    session: AsyncSession, platform: str, user_id: str, since: datetime
+) -> int:
+    """How many posts this user asked about on this platform since `since`."""
+    query = select(func.count()).where(
+        Report.platform == platform, Report.user_id == user_id, col(Report.created_at) >= since
+    )
+    return int((await session.exec(query)).one())
+
+
+async def has_report(session: AsyncSession, platform: str, message_id: str) -> bool:
+    """Whether the bot already checked the post with this id on this platform."""
+    query = select(Report.id).where(Report.platform == platform, Report.message_id == message_id)
+    return (await session.exec(query.limit(1))).first() is not None

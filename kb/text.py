@@ -26,6 +26,19 @@ FOOTER_RE = re.compile(
     r")",
     re.IGNORECASE,
 )
+# Words that debunk rather than spread: "this is fake", "the ministry denied". A post that uses
+# them usually states the official version, not the rumour.
+DENIAL_RE = re.compile(
+    r"\b("
+    r"fake|hoax|debunk\w*|false claim|not true|denied|deni(es|al)|fact.?check\w*|"
+    r"фейк\w*|неправда|ложь|опроверг\w*|спростув\w*|не соответству\w*|не відповіда\w*|"
+    r"дезинформаци\w*|дезінформаці\w*|жалған|жоққа шығар\w*|шындыққа жанаспайды|"
+    r"falschmeldung\w*|falsch|dementi\w*|stimmt nicht|faktencheck\w*|"
+    r"official\w*|официальн\w*|офіційн\w*|ресми|offiziell\w*"
+    r")\b",
+    re.IGNORECASE,
+)
+NUMBER_RE = re.compile(r"\d{1,3}(?:[ .,\u00a0\u202f]\d{3})+(?!\d)|\d+")
 TRACKING_PARAMS = re.compile(r"^(utm_|fbclid|gclid|igshid|si$|s$|t$|ref$|ref_src)")
 
 
@@ -89,3 +102,10 @@ def clean_post(text: str) -> CleanPost:
     joined = " ".join(sentences)
     words = tuple(w.lower() for w in WORD_RE.findall(joined))
     return CleanPost(text=joined, sentences=tuple(sentences), urls=urls, words=words)
+
+
+def numbers_in(text: str) -> frozenset[str]:
+    """Numbers as written, without thousands separators: "50 000" and "50,000" are one."""
+    return frozenset(
+        re.sub(r"\D", "", m).lstrip("0") or "0" for m in NUMBER_RE.findall(text)
+    )

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dtm
 import html
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -36,24 +38,22 @@ from telegram.ext import (
     filters,
 )
 
-try:  # tests/ may or may not become a package
-    from tests.telegram_api import (
-        FakeTelegram,
-        group,
-        running_application,
-        running_fake_telegram,
-        telegram_api_fixture,
-        user,
-    )
-except ImportError:
-    from telegram_api import (  # type: ignore[no-redef]
-        FakeTelegram,
-        group,
-        running_application,
-        running_fake_telegram,
-        telegram_api_fixture,
-        user,
-    )
+# pytest puts tests/ (not the project root) on sys.path; make `tests.telegram_api` importable.
+_ROOT = str(Path(__file__).resolve().parents[1])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+from tests.telegram_api import (  # noqa: E402
+    AnyApplication,
+    FakeTelegram,
+    channel,
+    group,
+    private_chat,
+    running_application,
+    running_fake_telegram,
+    telegram_api_fixture,
+    user,
+)
 
 pytestmark = pytest.mark.asyncio
 telegram_api = telegram_api_fixture  # registers the `telegram_api` fixture in this module
@@ -76,7 +76,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 @pytest_asyncio.fixture
-async def app(telegram_api: FakeTelegram) -> AsyncIterator[Application]:  # type: ignore[type-arg]
+async def app(telegram_api: FakeTelegram) -> AsyncIterator[AnyApplication]:
     application = telegram_api.application_builder().build()
     application.add_handler(CommandHandler("start", start))
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, echo))
@@ -86,7 +86,7 @@ async def app(telegram_api: FakeTelegram) -> AsyncIterator[Application]:  # type
 
 @pytest_asyncio.fixture
 async def bot(telegram_api: FakeTelegram) -> AsyncIterator[Bot]:
-    telegram_api.add_chat({"id": ALICE["id"], "type": "private", "first_name": "Alice"})
+    telegram_api.add_chat(private_chat(ALICE))
     async with Bot(
         telegram_api.token,
         base_url=f"{telegram_api.url}/bot",
@@ -95,7 +95,7 @@ async def bot(telegram_api: FakeTelegram) -> AsyncIterator[Bot]:
         yield b
 
 
-async def test_polling_echo_and_command(telegram_api: FakeTelegram, app: Application) -> None:  # type: ignore[type-arg]
+async def test_polling_echo_and_command(telegram_api: FakeTelegram, app: AnyApplication) -> None:
     telegram_api.private_text(ALICE, "is <this> true & real?")
     telegram_api.private_text(BOB, "/start now", language_code="de")
     first, second = await telegram_api.wait_for_sent(2)
@@ -122,8 +122,7 @@ async def test_every_builder_reaches_handlers(telegram_api: FakeTelegram) -> Non
 
     application = telegram_api.application_builder().build()
     application.add_handler(TypeHandler(Update, collect))
-    news = {"id": -1009876543210, "type": "channel", "title": "News", "username": "news"}
-    telegram_api.set_admins(GROUP["id"], [ALICE["id"]], creator_id=ALICE["id"])
+    news = channel(-1009876543210, "News", "news")
     async with running_application(application):
         added = telegram_api.bot_added_to_group(GROUP, ALICE, as_admin=True)
         mention = telegram_api.group_text(
@@ -241,11 +240,11 @@ async def test_valid_html_entities_and_lengths(telegram_api: FakeTelegram, bot: 
     await bot.send_message(ALICE["id"], f"<b>{'a' * 4096}</b>", parse_mode=ParseMode.HTML)
     await bot.send_message(ALICE["id"], "😀" * 2048)
     for too_long in ("a" * 4097, "😀" * 2049):
-        with pytest.raises(BadRequest, match="^Message is too long$"):
+        with pytest.raises(BadRequest, match=r"^Message is too long$"):
             await bot.send_message(ALICE["id"], too_long)
-    with pytest.raises(BadRequest, match="^Message caption is too long$"):
+    with pytest.raises(BadRequest, match=r"^Message caption is too long$"):
         await bot.send_document(ALICE["id"], b"x", filename="x.txt", caption="c" * 1025)
-    with pytest.raises(BadRequest, match="^Message text is empty$"):
+    with pytest.raises(BadRequest, match=r"^Message text is empty$"):
         await bot.send_message(ALICE["id"], "<b> </b>", parse_mode=ParseMode.HTML)
     assert len(telegram_api.sent) == 3
 
@@ -300,7 +299,7 @@ async def test_callback_query_answer_and_edit(telegram_api: FakeTelegram) -> Non
     application = telegram_api.application_builder().build()
     application.add_handler(CallbackQueryHandler(on_button))
     keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Yes", callback_data="yes")]])
-    telegram_api.add_chat({"id": ALICE["id"], "type": "private", "first_name": "Alice"})
+    telegram_api.add_chat(private_chat(ALICE))
     async with running_application(application):
         await application.bot.send_message(ALICE["id"], "Is it true?", reply_markup=keyboard)
         question = telegram_api.sent[0]
