@@ -1,0 +1,171 @@
+"""Match latency, peak memory and import throughput at several KB sizes, on one core.
+
+    python bench/latency.py [--sizes 100 1000 10000] [--posts 200] [--repeat 3]
+
+The KB grows from the CheckThat! 2020 verified claims in ../shared/bench (claim = vclaim,
+summary = title); sizes beyond the 10,375 claims repeat them with perturbed vectors.
+Each size runs in its own process, so peak RSS is that size's alone. Vectors are embedded
+once and cached under bench/out/ (not in git); embedding and import throughput are measured
+on a fresh sample every run. Queries: the posts of tests/data (dev and holdout), five languages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+CLAIMS = ROOT.parent / "shared" / "bench" / "checkthat2020" / "verified_claims.docs.tsv"
+CACHE = ROOT / "bench" / "out"
+
+from bench.evalset import load_posts  # noqa: E402
+from kb.background import load_background  # noqa: E402
+from kb.embed import default_embedder, text_hash  # noqa: E402
+from kb.interchange import EntryIn  # noqa: E402
+from kb.matcher import IndexedText, Matcher  # noqa: E402
+
+
+def read_claims() -> list[tuple[str, str, str]]:
+    csv.field_size_limit(10**7)
+    with CLAIMS.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f, delimiter="\t"))
+    return [(r[0], r[1].strip(), r[2].strip() or r[1].strip()) for r in rows[1:] if len(r) >= 3]
+
+
+def cached_vectors(texts: list[str]) -> dict[str, np.ndarray]:
+    """Passage vectors of `texts`, embedding only those the cache does not have."""
+    embedder = default_embedder()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / f"vectors-{embedder.name}.npz"
+    cache: dict[str, np.ndarray] = {}
+    if path.exists():
+        with np.load(path) as data:
+            cache = dict(zip(data["hashes"].tolist(), data["vectors"], strict=True))
+    missing = sorted({t for t in texts if text_hash(t) not in cache})
+    for start in range(0, len(missing), 64):
+        batch = missing[start : start + 64]
+        for t, v in zip(batch, embedder.passages(batch), strict=True):
+            cache[text_hash(t)] = v.astype(np.float16)
+        if start % 1024 == 0:
+            print(f"  embedded {start + len(batch)}/{len(missing)}", file=sys.stderr)
+    if missing:
+        hashes = list(cache)
+        np.savez(path, hashes=np.array(hashes), vectors=np.stack([cache[h] for h in hashes]))
+    return {t: cache[text_hash(t)] for t in texts}
+
+
+def one_size(size: int, n_posts: int, repeat: int) -> dict[str, float]:
+    """Build a matcher over `size` entries and time matches; runs in a child process."""
+    claims = read_claims()
+    rng = np.random.default_rng(size)
+    base = claims[: min(size, len(claims))]
+    vectors = cached_vectors([c for _, c, _ in base] + [t for _, _, t in base])
+    texts, rows = [], []
+    for i in range(size):
+        cid, claim, title = base[i % len(base)]
+        copy = i // len(base)
+        entry_id = f"vc-{cid}" + (f"-{copy}" if copy else "")
+        for text, role in ((claim, "claim"), (title, "summary")):
+            vector = vectors[text].astype(np.float32)
+            if copy:  # a perturbed duplicate: same cost, different nearest neighbours
+                vector = vector + rng.normal(0, 0.02, vector.shape).astype(np.float32)
+                vector /= np.linalg.norm(vector)
+            texts.append(IndexedText(entry_id, text if not copy else f"{text} ({copy})", role,
+                                     "en"))
+            rows.append(vector)
+    embedder = default_embedder()
+    started = time.perf_counter()
+    matcher = Matcher(embedder, load_background(embedder), texts, np.stack(rows))
+    build = time.perf_counter() - started
+    posts = [p.text for split in ("dev", "holdout") for p in load_posts(split)][:n_posts]
+    matcher.match(posts[0])  # warm caches (lingua, BLAS)
+    timings = []
+    for _ in range(repeat):
+        for post in posts:
+            t0 = time.perf_counter()
+            matcher.match(post)
+            timings.append(time.perf_counter() - t0)
+    ms = sorted(t * 1000 for t in timings)
+    return {
+        "entries": size,
+        "texts": len(texts),
+        "index_build_s": round(build, 2),
+        "p50_ms": round(statistics.median(ms), 1),
+        "p90_ms": round(ms[int(0.90 * (len(ms) - 1))], 1),
+        "p99_ms": round(ms[int(0.99 * (len(ms) - 1))], 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+async def import_throughput(n: int) -> dict[str, float]:
+    """Entries saved per second (one transaction) and texts embedded per second, fresh DB."""
+    from kb.db import open_database
+    from kb.service import KnowledgeBase
+
+    claims = read_claims()[-n:]  # the tail: not in the vector cache of the smaller sizes
+    entries = [EntryIn(id=f"vc-{cid}", claim=c, summary=t, verdict="false", lang="en")
+               for cid, c, t in claims]
+    with tempfile.TemporaryDirectory() as folder:
+        async with open_database(f"sqlite:///{folder}/kb.db") as sessions:
+            kb = KnowledgeBase(sessions, default_embedder())
+            from kb import store
+
+            t0 = time.perf_counter()
+            async with sessions() as session:
+                await store.save_entries(session, entries, actor="bench")
+                await session.commit()
+            saved = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            embedded = await kb.embed_missing()
+            embed_s = time.perf_counter() - t0
+            kb.close()
+    return {"entries": n, "save_entries_per_s": round(n / saved, 1),
+            "embed_texts_per_s": round(embedded / embed_s, 1), "texts": embedded}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000])
+    parser.add_argument("--posts", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--import-sample", type=int, default=200)
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(one_size(args.child, args.posts, args.repeat)))
+        return
+    # Fill the vector cache first, outside the timed children.
+    cached_vectors([t for _, c, ti in read_claims()[: max(args.sizes)] for t in (c, ti)])
+    print("| entries | texts | index build s | p50 ms | p90 ms | p99 ms | peak RSS MB |")
+    print("|---|---|---|---|---|---|---|")
+    for size in args.sizes:
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", str(size), "--posts", str(args.posts),
+             "--repeat", str(args.repeat)],
+            check=True, capture_output=True, text=True,
+        ).stdout
+        r = json.loads(out.strip().splitlines()[-1])
+        print(f"| {r['entries']:,} | {r['texts']:,} | {r['index_build_s']} | {r['p50_ms']} | "
+              f"{r['p90_ms']} | {r['p99_ms']} | {r['peak_rss_mb']} |", flush=True)
+    r = asyncio.run(import_throughput(args.import_sample))
+    print(f"\nimport of {r['entries']} entries ({r['texts']} texts): "
+          f"{r['save_entries_per_s']} entries/s saved, {r['embed_texts_per_s']} texts/s embedded")
+
+
+if __name__ == "__main__":
+    main()
