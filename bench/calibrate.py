@@ -27,26 +27,46 @@ from kb.matcher import CALIBRATION, FEATURES, Calibration
 from kb.text import clean_post
 
 
+PAIR_C = 0.03  # strong regularisation: 768 inputs, about a thousand training pairs
+PAIR_SCALE = 10.0  # the pair inputs are small; scaled so PAIR_C means the same at any model
+
+
 @dataclass
 class Rows:
     x: np.ndarray  # features of each (post, candidate) pair
+    pairs: np.ndarray  # the pair head's input for each row
     y: np.ndarray  # is the candidate the post's entry
     leaders: list[tuple[int, bool, bool, int]]  # (row, right, has an entry, words) per post
 
 
-async def collect(name: str, top: int) -> Rows:
-    rows, labels, leaders = [], [], []
+async def collect(name: str, top: int, cal: Calibration) -> Rows:
+    rows, pairs, labels, leaders = [], [], [], []
     async with eval_kb(SETS[name][0]) as kb:
         matcher = await kb.matcher()
+        matcher.calibration = cal
         for post in load_posts(name):
             ev, ranked = matcher.scored(clean_post(post.text), top=top)
             for position, (index, features, _) in enumerate(ranked):
                 rows.append(features)
+                pairs.append(matcher.pair_vector(ev, index))
                 labels.append(ev.entry_ids[index] == post.expected)
                 if position == 0:
                     right = ev.entry_ids[index] == post.expected
                     leaders.append((len(rows) - 1, right, post.expected is not None, ev.words))
-    return Rows(np.array(rows), np.array(labels), leaders)
+    return Rows(np.array(rows), np.array(pairs), np.array(labels), leaders)
+
+
+def fit_pair_head(sets: list[Rows]) -> tuple[np.ndarray, float]:
+    x = np.vstack([r.pairs for r in sets]) * PAIR_SCALE
+    y = np.concatenate([r.y for r in sets])
+    head = LogisticRegression(C=PAIR_C, max_iter=5000).fit(x, y)
+    return head.coef_[0] * PAIR_SCALE, float(head.intercept_[0])
+
+
+def with_pair_scores(rows: Rows, weights: np.ndarray, bias: float) -> np.ndarray:
+    x = rows.x.copy()
+    x[:, FEATURES.index("pair")] = rows.pairs @ weights + bias
+    return x
 
 
 def operating_point(cal: Calibration, rows: Rows, threshold: float) -> tuple[float, float, int]:
@@ -72,7 +92,14 @@ def main() -> None:
     args = parser.parse_args()
     if "holdout" in (*args.fit, args.tune):
         parser.error("the holdout set is for reporting only")
-    fit = [asyncio.run(collect(name, args.top)) for name in args.fit]
+    blank = Calibration(pair_weights=())  # features are collected without any old fit
+    fit = [asyncio.run(collect(name, args.top, blank)) for name in args.fit]
+    pair_w, pair_b = fit_pair_head(fit)
+    # The calibration must see pair scores as they will be on unseen KBs: each training
+    # set is scored by a head fitted on the other sets only.
+    for i, rows in enumerate(fit):
+        others = [r for j, r in enumerate(fit) if j != i] or [rows]
+        rows.x = with_pair_scores(rows, *fit_pair_head(others))
     x = np.vstack([r.x for r in fit])
     y = np.concatenate([r.y for r in fit])
     # Fit on standardised features (so regularisation treats them alike), then fold the
@@ -81,8 +108,10 @@ def main() -> None:
     model = LogisticRegression(C=args.c, max_iter=2000).fit((x - mean) / scale, y)
     weights = tuple(float(w) for w in model.coef_[0] / scale)
     bias = float(model.intercept_[0] - (model.coef_[0] * mean / scale).sum())
-    cal = Calibration(weights=weights, bias=bias)
-    tune = asyncio.run(collect(args.tune, args.top))
+    cal = Calibration(weights=weights, bias=bias, pair_weights=tuple(float(w) for w in pair_w),
+                      pair_bias=pair_b)
+    tune = asyncio.run(collect(args.tune, args.top, blank))
+    tune.x = with_pair_scores(tune, pair_w, pair_b)
     answer_at = 0.99
     for threshold in np.arange(0.50, 0.995, 0.005):
         precision, recall, _ = operating_point(cal, tune, float(threshold))
@@ -101,12 +130,14 @@ def main() -> None:
         "ask_at": min(0.5, answer_at),
         "rank_lexical": cal.rank_lexical,
         "min_words_to_answer": cal.min_words_to_answer,
+        "pair_bias": pair_b,
+        "pair_weights": [round(float(w), 6) for w in pair_w],
         "features": list(FEATURES),
         "fitted_on": args.fit,
         "threshold_from": args.tune,
         "target_precision": args.target_precision,
     }
-    CALIBRATION.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    CALIBRATION.write_text(json.dumps(data) + "\n", encoding="utf-8")
     print("wrote", CALIBRATION)
 
 

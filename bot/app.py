@@ -55,6 +55,9 @@ async def run(settings: Settings) -> int:
             matcher = await kb.matcher()  # embed and index before the first update arrives
             log.info("KB ready: %d published entries; starting %s", len(matcher), ", ".join(chosen))
             await asyncio.gather(*(start(settings, kb, stop) for start in chosen.values()))
+            if not stop.is_set():
+                log.error("every platform stopped on its own; see the errors above")
+                return 1
         finally:
             kb.close()
             for sig in (signal.SIGTERM, signal.SIGINT):

@@ -36,7 +36,8 @@ class Settings(BaseSettings):
     x_access_token_secret: SecretStr | None = None
     x_bearer_token: SecretStr | None = None
     x_api_base_url: str = "https://api.twitter.com"
-    x_poll_interval: float = 60.0
+    # Basic tier: 10 mention reads per 15 minutes, so one every 90 s; Pro allows every 5 s.
+    x_poll_interval: float = Field(default=90.0, gt=0)
     x_reply_links: bool = True
 
     @field_validator("telegram_owner_ids", mode="before")

@@ -16,6 +16,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from handlers import render
 from handlers.i18n_telegram import text
 from handlers.render import MESSAGE_LIMIT, Reply
+from kb.chats import ChatSettings
 from kb.interchange import EntryIn
 from kb.matcher import Decision
 from kb.service import CheckOutcome
@@ -42,16 +43,24 @@ def _label(key: str, lang: str, number: int | None) -> str:
     return f"{number} · {text(key, lang)}" if number is not None else text(key, lang)
 
 
-def feedback_row(report_id: int, lang: str, number: int | None = None) -> list[InlineKeyboardButton]:
+def feedback_row(
+    report_id: int, lang: str, number: int | None = None
+) -> list[InlineKeyboardButton]:
     return [
-        InlineKeyboardButton(_label("helpful", lang, number), callback_data=button_data(HELPFUL, report_id)),
-        InlineKeyboardButton(_label("not_this", lang, number), callback_data=button_data(NOT_THIS, report_id)),
+        InlineKeyboardButton(
+            _label("helpful", lang, number), callback_data=button_data(HELPFUL, report_id)
+        ),
+        InlineKeyboardButton(
+            _label("not_this", lang, number), callback_data=button_data(NOT_THIS, report_id)
+        ),
     ]
 
 
 def ask_row(report_id: int, lang: str, number: int | None = None) -> list[InlineKeyboardButton]:
     return [
-        InlineKeyboardButton(_label("yes", lang, number), callback_data=button_data(YES, report_id)),
+        InlineKeyboardButton(
+            _label("yes", lang, number), callback_data=button_data(YES, report_id)
+        ),
         InlineKeyboardButton(_label("no", lang, number), callback_data=button_data(NO, report_id)),
     ]
 
@@ -60,7 +69,9 @@ def keyboard(rows: Sequence[Sequence[InlineKeyboardButton]]) -> InlineKeyboardMa
     return InlineKeyboardMarkup(rows) if rows else None
 
 
-def without_report(markup: InlineKeyboardMarkup | None, report_id: int) -> InlineKeyboardMarkup | None:
+def without_report(
+    markup: InlineKeyboardMarkup | None, report_id: int
+) -> InlineKeyboardMarkup | None:
     """The keyboard minus the row of buttons about `report_id` (answered buttons go away)."""
     if markup is None:
         return None
@@ -91,7 +102,9 @@ class Answer:
         return self.reply.html()
 
 
-def _section(kind: str, entry: EntryIn, lang: str, origin: tuple[str, str] | None, limit: int) -> Reply:
+def _section(
+    kind: str, entry: EntryIn, lang: str, origin: tuple[str, str] | None, limit: int
+) -> Reply:
     if kind == "ask":
         return render.ask(entry, lang)
     return render.rebuttal(entry, lang, origin=origin, limit=limit)
@@ -171,3 +184,9 @@ def about(lang: str, published: int, updated: datetime | None) -> Reply:
 def notice(key: str, lang: str, **values: object) -> Reply:
     """A one-line interface message."""
     return Reply().add(text(key, lang, **values))
+
+
+def autoreply_status(settings: ChatSettings, default_threshold: float, lang: str) -> Reply:
+    state = text("on" if settings.autoreply else "off", lang)
+    threshold = settings.threshold or default_threshold
+    return notice("autoreply_status", lang, state=state, threshold=threshold)

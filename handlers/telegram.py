@@ -73,7 +73,7 @@ async def answer_posts(context: Context, items: Sequence[tuple[Message, Post]]) 
     for post in posts:
         outcome = await kb.check(
             post.text,
-            urls=post.urls,
+            urls=post.match_urls,
             media=post.media,
             lang_hint=post.lang_hint,
             platform="telegram",

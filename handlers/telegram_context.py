@@ -27,12 +27,15 @@ class Tuning:
     batch_max_posts: int = 10
     flood_posts: int = 10  # a user may send this many posts per flood_period ...
     flood_period: float = 60.0  # ... then gets one friendly message and is ignored a while
-    autoreply_threshold: float = 0.97  # higher than the matcher's own bar: chatter is not a question
+    # Auto-replies need a higher bar than the matcher's own: chatter is not a question.
+    autoreply_threshold: float = 0.97
     autoreply_cooldown: float = 1800.0  # seconds between auto-replies about one entry in one chat
-    concurrent_updates: int = 16
+    # Handlers wait inside the flood limiter; enough slots that a busy group holds up nobody.
+    concurrent_updates: int = 64
     rate_limiter: bool = True
     max_retries: int = 3  # RetryAfter retries of each request (AIORateLimiter's default is 0)
-    private_chat_rate: float = 1.0  # messages per second into one private chat
+    private_chat_rate: float = 1.0  # messages per second into one private chat ...
+    private_chat_burst: int = 3  # ... after a short burst, as Telegram asks
 
 
 class Allowance:
@@ -45,7 +48,7 @@ class Allowance:
         self._buckets: dict[int, tuple[float, float, bool]] = {}  # tokens, time, warned
 
     def take(self, user_id: int) -> str:
-        """"ok" to go on; "warn" the first time a user runs out; "drop" after that."""
+        """Return "ok" to go on, "warn" the first time a user runs out, "drop" after that."""
         now = self._clock()
         tokens, then, warned = self._buckets.get(user_id, (float(self.posts), now, False))
         tokens = min(float(self.posts), tokens + (now - then) * self.posts / self.period)
@@ -59,9 +62,7 @@ class Allowance:
 
     def _forget_idle(self, now: float) -> None:
         # A bucket that has refilled completely holds nothing worth keeping.
-        self._buckets = {
-            u: b for u, b in self._buckets.items() if now - b[1] < self.period
-        }
+        self._buckets = {u: b for u, b in self._buckets.items() if now - b[1] < self.period}
 
 
 class RecentAnswers:
@@ -84,9 +85,7 @@ class ChatLocks:
     """One lock per chat, alive only while somebody holds or waits for it."""
 
     def __init__(self) -> None:
-        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = (
-            weakref.WeakValueDictionary()
-        )
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def __call__(self, chat_id: int) -> asyncio.Lock:
         lock = self._locks.get(chat_id)
@@ -98,9 +97,12 @@ class ChatLocks:
 class Services:
     """The application's bot_data: the KB and the bot's in-memory state, typed."""
 
-    def __init__(self, kb: KnowledgeBase, tuning: Tuning) -> None:
+    def __init__(
+        self, kb: KnowledgeBase, tuning: Tuning, owners: frozenset[int] = frozenset()
+    ) -> None:
         self.kb = kb
         self.tuning = tuning
+        self.owners = owners  # TELEGRAM_OWNER_IDS: may switch auto-reply in any chat
         self.allowance = Allowance(tuning.flood_posts, tuning.flood_period)
         self.batches: Batches[tuple[Message, Post]] = Batches(
             tuning.batch_window, tuning.batch_max_wait, tuning.batch_max_posts
@@ -109,17 +111,20 @@ class Services:
         self.chat_locks = ChatLocks()
 
 
-def services_type(kb: KnowledgeBase, tuning: Tuning) -> type[Services]:
+def services_type(
+    kb: KnowledgeBase, tuning: Tuning, owners: frozenset[int] = frozenset()
+) -> type[Services]:
     """A Services class PTB can build with no arguments (ContextTypes calls bot_data())."""
 
     class BoundServices(Services):
         def __init__(self) -> None:
-            super().__init__(kb, tuning)
+            super().__init__(kb, tuning, owners)
 
     return BoundServices
 
 
-Context: TypeAlias = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], Services]
+# ExtBot[Any]: the bot's rate-limiter arguments differ with and without the rate limiter.
+Context: TypeAlias = CallbackContext[ExtBot[Any], dict[Any, Any], dict[Any, Any], Services]
 TelegramApp: TypeAlias = Application[
-    ExtBot[None], Context, dict[Any, Any], dict[Any, Any], Services, None
+    ExtBot[Any], Context, dict[Any, Any], dict[Any, Any], Services, None
 ]

@@ -12,6 +12,10 @@ from handlers.i18n import LANGS
 
 _WORD = re.compile(r"[^\W_]+")
 MIN_WORDS = 3  # fewer words with no link or media is a greeting, not a post to check
+# Only the start of a long post is checked (as much as a caption holds): rumours are stated
+# early, and embedding time grows faster than the text (4,000 characters of markup took 15 s
+# on one core, holding up every other user's check).
+MAX_CHECKED_CHARS = 1024
 
 
 @dataclass(frozen=True)
@@ -22,8 +26,9 @@ class Post:
     chat_id: int
     message_id: int
     user_id: int | None
-    urls: tuple[str, ...] = ()
+    urls: tuple[str, ...] = ()  # links in the post and to the channel post it forwards
     media: tuple[str, ...] = ()  # Telegram file_unique_ids of attached photos and videos
+    link: str = ""  # the message's own t.me link (public groups): moderators may list it
     origin: tuple[str, str] | None = None  # (channel title, link to the original post)
     lang_hint: str = ""  # the sender's Telegram language, when it is one of ours
     album: str | None = None  # media_group_id: the photos of one album are one post
@@ -32,6 +37,11 @@ class Post:
     @property
     def url(self) -> str:
         return self.origin[1] if self.origin else ""
+
+    @property
+    def match_urls(self) -> tuple[str, ...]:
+        """Every link an entry's appearances may name for this post."""
+        return (*self.urls, self.link) if self.link else self.urls
 
     @property
     def worth_checking(self) -> bool:
@@ -58,9 +68,11 @@ def channel_origin(message: Message) -> tuple[str, str] | None:
 
 
 def _links(message: Message) -> list[str]:
-    kinds = [MessageEntity.URL, MessageEntity.TEXT_LINK]
+    kinds: list[str | None] = [MessageEntity.URL, MessageEntity.TEXT_LINK]
     found = message.parse_entities(kinds) | message.parse_caption_entities(kinds)
-    return [e.url if e.type == MessageEntity.TEXT_LINK and e.url else text for e, text in found.items()]
+    return [
+        e.url if e.type == MessageEntity.TEXT_LINK and e.url else text for e, text in found.items()
+    ]
 
 
 def _media(message: Message) -> list[str]:
@@ -89,12 +101,12 @@ def read_post(message: Message, *, bot_username: str = "", asker: User | None = 
     text = message.text or message.caption or ""
     if bot_username:
         text = _without_bot(text, bot_username)
+    if len(text) > MAX_CHECKED_CHARS:
+        text = text[:MAX_CHECKED_CHARS].rsplit(" ", 1)[0]
     origin = channel_origin(message)
     links = [*_links(message)]
     if origin is not None:
         links.append(origin[1])
-    if (own := message.link) is not None:
-        links.append(own)
     who = asker or message.from_user
     return Post(
         text=text,
@@ -103,6 +115,7 @@ def read_post(message: Message, *, bot_username: str = "", asker: User | None = 
         user_id=who.id if who else None,
         urls=tuple(dict.fromkeys(links)),
         media=tuple(_media(message)),
+        link=message.link or "",
         origin=origin,
         lang_hint=user_language(who),
         album=message.media_group_id,
@@ -137,7 +150,6 @@ def mentions(message: Message, username: str) -> bool:
     if not username:
         return False
     wanted = f"@{username}".lower()
-    found = message.parse_entities([MessageEntity.MENTION]) | message.parse_caption_entities(
-        [MessageEntity.MENTION]
-    )
+    kinds: list[str | None] = [MessageEntity.MENTION]
+    found = message.parse_entities(kinds) | message.parse_caption_entities(kinds)
     return any(text.lower() == wanted for text in found.values())

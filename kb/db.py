@@ -35,6 +35,9 @@ def async_url(url: str) -> str:
 
 
 def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
+    # We issue BEGIN ourselves (below); the driver's own deferred BEGIN would let two
+    # writers both read, then fail to upgrade to a write lock ("database is locked").
+    dbapi_conn.isolation_level = None  # type: ignore[attr-defined]
     cursor = dbapi_conn.cursor()  # type: ignore[attr-defined]
     # WAL lets the bot read while an import writes; foreign keys are off by default in SQLite.
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -52,8 +55,14 @@ def create_engine(url: str) -> AsyncEngine:
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(full)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _begin_immediate)
         return engine
     return create_async_engine(full, pool_pre_ping=True)
+
+
+def _begin_immediate(conn: Connection) -> None:
+    # Take the write lock up front: concurrent writers then wait (busy_timeout) in turn.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _upgrade(connection: Connection) -> None:

@@ -39,9 +39,7 @@ async def _report(session: AsyncSession, report_id: int, chat_id: str) -> Report
 async def _count(session: AsyncSession, entry_id: str, helpful: bool) -> tuple[int, int]:
     column = Entry.helpful_count if helpful else Entry.not_this_count
     # One UPDATE, so presses in several workers at once all count.
-    await session.exec(  # type: ignore[call-overload]
-        update(Entry).where(col(Entry.id) == entry_id).values({column: column + 1})
-    )
+    await session.exec(update(Entry).where(col(Entry.id) == entry_id).values({column: column + 1}))
     entry = await session.get(Entry, entry_id, populate_existing=True)
     return (entry.helpful_count, entry.not_this_count) if entry else (0, 0)
 
@@ -113,9 +111,7 @@ async def decline(
         return report.lang
 
 
-async def queue_unsure(
-    sessions: async_sessionmaker[AsyncSession], text: str, asker: Asker
-) -> None:
+async def queue_unsure(sessions: async_sessionmaker[AsyncSession], text: str, asker: Asker) -> None:
     """Queue a post the bot was unsure about where it may not ask (groups, channels)."""
     async with sessions() as session:
         await enqueue(session, text, asker)

@@ -7,6 +7,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -72,12 +73,17 @@ class Calibration:
     Fitted by `bench/calibrate.py` on the development half of our test set only.
     """
 
-    weights: tuple[float, ...] = (9.4, 27.0, 9.5, 1.2, 0.5, -25.0, -2.4, 0.0, 0.0)
+    weights: tuple[float, ...] = (9.4, 27.0, 9.5, 1.2, 0.5, -25.0, -2.4, 0.0, 0.0, 0.0)
     bias: float = -13.2
     answer_at: float = 0.85
     ask_at: float = 0.45
     rank_lexical: float = 0.10  # weight of lexical similarity in the candidate ranking
     min_words_to_answer: int = 5  # shorter posts are at most asked about, never answered
+    # The pair head: a linear model over [u*v, |u-v|] of the best embedding pair, fitted on
+    # the training sets' (post, entry) pairs. It learns which dimensions must agree for two
+    # texts to state the same claim rather than merely share a topic.
+    pair_weights: tuple[float, ...] = ()
+    pair_bias: float = 0.0
 
     @classmethod
     def load(cls, path: Path = CALIBRATION) -> Calibration:
@@ -85,7 +91,17 @@ class Calibration:
             return cls()
         data = json.loads(path.read_text(encoding="utf-8"))
         data["weights"] = tuple(data["weights"])
+        data["pair_weights"] = tuple(data.get("pair_weights", ()))
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+    def pair_score(self, pair: Matrix) -> float:
+        if not self.pair_weights:
+            return 0.0
+        return float(np.dot(self._pair, pair)) + self.pair_bias
+
+    @cached_property
+    def _pair(self) -> Matrix:
+        return np.asarray(self.pair_weights, dtype=np.float32)
 
     def probability(self, features: Sequence[float]) -> float:
         z = self.bias + sum(w * f for w, f in zip(self.weights, features, strict=True))
@@ -102,6 +118,7 @@ FEATURES = (
     "denial",  # the post itself debunks ("fake", "опровергли")
     "same_lang",  # the entry has a phrasing in the post's language
     "new_numbers",  # share of the post's numbers that none of the entry's texts has
+    "pair",  # a learned head over the best (chunk, text) embedding pair: same claim or not
 )
 
 
@@ -118,6 +135,8 @@ class Evidence:
     lang: str = ""
     numbers: frozenset[str] = frozenset()
     blocked: set[str] = field(default_factory=set)
+    queries: Matrix | None = None  # the post's chunk vectors
+    sims: Matrix | None = None  # chunks x texts cosines
     words: int = 0
 
 
@@ -219,6 +238,8 @@ class Matcher:
             numbers=numbers_in(post.text),
             blocked=blocked,
             words=len(post.words),
+            queries=queries,
+            sims=sims,
         )
 
     def _closer_to_negative(self, sims: Matrix, negative_sims: Matrix) -> set[str]:
@@ -228,6 +249,16 @@ class Matcher:
             for text, value in zip(self._negatives, negative_sims, strict=True)
             if text.entry_id in best and value >= best[text.entry_id]
         }
+
+    def pair_vector(self, ev: Evidence, index: int) -> Matrix:
+        """The best (post chunk, entry text) pair as [u*v, |u-v|], the pair head's input."""
+        assert ev.queries is not None and ev.sims is not None
+        start = int(self._starts[index])
+        end = int(self._starts[index + 1]) if index + 1 < len(self._starts) else ev.sims.shape[1]
+        block = ev.sims[:, start:end]
+        chunk, text = np.unravel_index(int(block.argmax()), block.shape)
+        u, v = ev.queries[chunk], self._vectors[start + text]
+        return np.concatenate([u * v, np.abs(u - v)]).astype(np.float32)
 
     def features(self, ev: Evidence, index: int, rival: int | None) -> list[float]:
         margin = float(ev.csls[index] - ev.csls[rival]) if rival is not None else 0.2
@@ -241,6 +272,7 @@ class Matcher:
             1.0 if ev.denial else 0.0,
             1.0 if ev.lang in self._langs[index] else 0.0,
             len(ev.numbers - self._numbers[index]) / len(ev.numbers) if ev.numbers else 0.0,
+            self.calibration.pair_score(self.pair_vector(ev, index)),
         ]
 
     def match(
@@ -298,6 +330,8 @@ class Matcher:
             rival = None if len(order) < 2 else order[1] if position == 0 else order[0]
             features = self.features(ev, index, rival)
             ranked.append((index, features, cal.probability(features)))
+        # The calibrated probability sees more than the ranking score: let it reorder the top.
+        ranked.sort(key=lambda item: -item[2])
         return ev, ranked
 
     def _exact(self, entry_id: str, reason: str) -> MatchResult:

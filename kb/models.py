@@ -103,6 +103,9 @@ class Vector(SQLModel, table=True):
 class Report(SQLModel, table=True):
     """One post somebody asked about, and what the bot decided."""
 
+    # "was this X mention answered already?" is asked for every mention polled
+    __table_args__ = (Index("ix_report_platform_message", "platform", "message_id"),)
+
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(max_length=16, index=True)
     chat_id: str = Field(default="", max_length=64)

@@ -70,7 +70,10 @@ def test_quote_wins_over_reply() -> None:
             "200",
             BOB,
             "@rumor_responder this?",
-            referenced_tweets=[{"type": "quoted", "id": "100"}, {"type": "replied_to", "id": "150"}],
+            referenced_tweets=[
+                {"type": "quoted", "id": "100"},
+                {"type": "replied_to", "id": "150"},
+            ],
         ),
         [RUMOUR, other],
     )
@@ -115,7 +118,10 @@ def test_reply_to_our_own_post_is_ignored() -> None:
     ours = tweet("150", BOT, "@bob ❌ False …")
     mention = one(
         tweet(
-            "200", BOB, "@rumor_responder why?", referenced_tweets=[{"type": "replied_to", "id": "150"}]
+            "200",
+            BOB,
+            "@rumor_responder why?",
+            referenced_tweets=[{"type": "replied_to", "id": "150"}],
         ),
         [ours],
     )
@@ -125,7 +131,10 @@ def test_reply_to_our_own_post_is_ignored() -> None:
 def test_reply_to_a_deleted_post_is_ignored() -> None:
     mention = one(
         tweet(
-            "200", BOB, "@rumor_responder true?", referenced_tweets=[{"type": "replied_to", "id": "99"}]
+            "200",
+            BOB,
+            "@rumor_responder true?",
+            referenced_tweets=[{"type": "replied_to", "id": "99"}],
         )
     )
     assert post_to_check(mention) is None

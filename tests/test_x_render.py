@@ -72,7 +72,10 @@ def test_short_summary_is_not_cut() -> None:
 
 def test_without_links_the_source_is_named_not_linked() -> None:
     text = rebuttal(entry("The ministry denied it."), "en", links=False)
-    assert text == "❌ False\nThe ministry denied it.\nSource: Ministry Press: «Statement on the matter»"
+    assert (
+        text
+        == "❌ False\nThe ministry denied it.\nSource: Ministry Press: «Statement on the matter»"
+    )
 
 
 def test_without_links_a_domain_like_name_does_not_become_a_link() -> None:

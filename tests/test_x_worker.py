@@ -9,7 +9,7 @@ import asyncio
 import logging
 import shutil
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,9 @@ DRONES = (
     "Chinese drones and microchips for the Russian army are flowing through Kazakhstan, "
     "sanctions do nothing at all"
 )
-CHATTER = "Had a lovely lunch with my grandmother today, the soup was great and the weather was sunny"
+CHATTER = (
+    "Had a lovely lunch with my grandmother today, the soup was great and the weather was sunny"
+)
 CONVOY_SOURCE = (
     "https://www.inform.kz/en/defense-ministry-issues-official-statement-on-transportation-"
     "of-military-equipment-to-russia_a4095590/amp"
@@ -61,9 +63,7 @@ NOT_IN_KB = "This is not in our knowledge base yet"
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def seeded_db_file(
-    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
-) -> Path:
+async def seeded_db_file(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
     """The seed KB embedded once; each test works on its own copy."""
     path = tmp_path_factory.mktemp("seeded") / "kb.db"
     async with open_database(f"sqlite:///{path}") as sessions:
@@ -161,11 +161,11 @@ def only_reply(fake: FakeX, tweet_id: str) -> StoredTweet:
     return replies[0]
 
 
-async def eventually(condition: Any, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.05)
+async def eventually(condition: Callable[[], bool]) -> None:
+    """Wait for `condition`, within 20 s."""
+    async with asyncio.timeout(20):
+        while not condition():  # noqa: ASYNC110  (the stand-in's state has no event to await)
+            await asyncio.sleep(0.05)
 
 
 async def reports(kb: KnowledgeBase) -> list[Report]:
@@ -340,9 +340,7 @@ async def test_mention_answered_before_a_crash_is_not_answered_again(
     only_reply(fake_x, ask)
 
 
-async def test_author_who_says_stop_is_never_answered_again(
-    worker: XWorker, fake_x: FakeX
-) -> None:
+async def test_author_who_says_stop_is_never_answered_again(worker: XWorker, fake_x: FakeX) -> None:
     rumour = fake_x.post(ALICE, RUMOUR)
     ask = fake_x.post(BOB, f"@{BOT_NAME} is this true?", reply_to=rumour)
     await worker.poll()
@@ -369,9 +367,7 @@ async def test_stop_in_our_languages_opts_out(
         assert await store.get_setting(session, f"x:optout:{BOB}") is not None
 
 
-async def test_replies_to_our_own_answers_are_not_answered(
-    worker: XWorker, fake_x: FakeX
-) -> None:
+async def test_replies_to_our_own_answers_are_not_answered(worker: XWorker, fake_x: FakeX) -> None:
     rumour = fake_x.post(ALICE, RUMOUR)
     ask = fake_x.post(BOB, f"@{BOT_NAME} is this true?", reply_to=rumour)
     await worker.poll()
@@ -538,9 +534,7 @@ async def test_401_bad_keys_logs_one_line_naming_the_variables(
     assert not any(secret in caplog.text for secret in (*SECRETS, "not-the-secret"))
 
 
-async def test_x_server_errors_are_retried(
-    fake_x: FakeX, x_kb: KnowledgeBase, db_url: str
-) -> None:
+async def test_x_server_errors_are_retried(fake_x: FakeX, x_kb: KnowledgeBase, db_url: str) -> None:
     rumour = fake_x.post(ALICE, RUMOUR)
     ask = fake_x.post(BOB, f"@{BOT_NAME} is this true?", reply_to=rumour)
     fake_x.fail_next("/2/users/", 503, method="GET", body="<html>Over capacity</html>")
