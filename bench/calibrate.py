@@ -14,18 +14,18 @@ import argparse
 import asyncio
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.evalset import SETS, eval_kb, load_posts
-from kb.matcher import CALIBRATION, FEATURES, Calibration
+from kb.calibration import CALIBRATION, FEATURES, Calibration, Tree
 from kb.text import clean_post
-
 
 PAIR_C = 0.03  # strong regularisation: 768 inputs, about a thousand training pairs
 PAIR_SCALE = 10.0  # the pair inputs are small; scaled so PAIR_C means the same at any model
@@ -56,10 +56,10 @@ async def collect(name: str, top: int, cal: Calibration) -> Rows:
     return Rows(np.array(rows), np.array(pairs), np.array(labels), leaders)
 
 
-def fit_pair_head(sets: list[Rows]) -> tuple[np.ndarray, float]:
+def fit_pair_head(sets: list[Rows], c: float = PAIR_C) -> tuple[np.ndarray, float]:
     x = np.vstack([r.pairs for r in sets]) * PAIR_SCALE
     y = np.concatenate([r.y for r in sets])
-    head = LogisticRegression(C=PAIR_C, max_iter=5000).fit(x, y)
+    head = LogisticRegression(C=c, max_iter=5000).fit(x, y)
     return head.coef_[0] * PAIR_SCALE, float(head.intercept_[0])
 
 
@@ -82,50 +82,127 @@ def operating_point(cal: Calibration, rows: Rows, threshold: float) -> tuple[flo
     return right / max(1, len(answered)), right / max(1, positives), alarms
 
 
+def export_trees(model: HistGradientBoostingClassifier) -> tuple[float, tuple[Tree, ...]]:
+    """The fitted ensemble as plain arrays the matcher evaluates without scikit-learn."""
+    trees = []
+    for (predictor,) in model._predictors:
+        nodes = predictor.nodes
+        trees.append(
+            Tree(
+                feature=tuple(int(f) for f in nodes["feature_idx"]),
+                threshold=tuple(float(t) for t in nodes["num_threshold"]),
+                left=tuple(int(n) for n in nodes["left"]),
+                right=tuple(int(n) for n in nodes["right"]),
+                value=tuple(float(v) for v in nodes["value"]),
+                leaf=tuple(bool(b) for b in nodes["is_leaf"]),
+            )
+        )
+    return float(np.ravel(model._baseline_prediction)[0]), tuple(trees)
+
+
+def fit_model(x: np.ndarray, y: np.ndarray, kind: str, c: float) -> Calibration:
+    """Boosted trees (they learn interactions such as language x similarity), or logistic."""
+    if kind == "trees":
+        model = HistGradientBoostingClassifier(
+            learning_rate=0.1,
+            max_leaf_nodes=10,
+            max_iter=200,
+            l2_regularization=1.0,
+            random_state=0,
+        ).fit(x, y)
+        bias, trees = export_trees(model)
+        cal = Calibration(bias=bias, trees=trees)
+        # the exported trees must reproduce scikit-learn's own scores
+        probe = x[:50]
+        expected = model.predict_proba(probe)[:, 1]
+        assert np.allclose([cal.probability(row) for row in probe], expected, atol=1e-6)
+        return cal
+    # Fit on standardised features (so regularisation treats them alike), then fold the
+    # scaling back into plain weights the matcher applies to raw features.
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
+    model = LogisticRegression(C=c, max_iter=2000).fit((x - mean) / scale, y)
+    return Calibration(
+        weights=tuple(float(w) for w in model.coef_[0] / scale),
+        bias=float(model.intercept_[0] - (model.coef_[0] * mean / scale).sum()),
+    )
+
+
+def fit_all(
+    fit: list[Rows], tune: Rows, pair_c: float, c: float, target: float, kind: str
+) -> tuple[Calibration, float, float]:
+    """Pair head, then the calibration over out-of-fold pair scores, then the threshold."""
+    pair_w, pair_b = fit_pair_head(fit, pair_c)
+    # The calibration must see pair scores as they will be on unseen KBs: each training
+    # set is scored by a head fitted on the other sets only.
+    xs = []
+    for i, rows in enumerate(fit):
+        others = [r for j, r in enumerate(fit) if j != i] or [rows]
+        xs.append(with_pair_scores(rows, *fit_pair_head(others, pair_c)))
+    x = np.vstack(xs)
+    y = np.concatenate([r.y for r in fit])
+    cal = replace(
+        fit_model(x, y, kind, c), pair_weights=tuple(float(w) for w in pair_w), pair_bias=pair_b
+    )
+    scored = Rows(with_pair_scores(tune, pair_w, pair_b), tune.pairs, tune.y, tune.leaders)
+    answer_at, recall = 0.99, 0.0
+    for threshold in np.arange(0.50, 0.995, 0.005):
+        precision, recall_here, _ = operating_point(cal, scored, float(threshold))
+        if precision >= target:
+            answer_at, recall = round(float(threshold), 3), recall_here
+            break
+    return cal, answer_at, recall
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target-precision", type=float, default=0.98)
-    parser.add_argument("--fit", nargs="+", default=["train_a", "train_b"])
+    parser.add_argument("--fit", nargs="+", default=["train_a", "train_b", "train_c", "train_d"])
     parser.add_argument("--tune", default="dev")
     parser.add_argument("--top", type=int, default=3)
     parser.add_argument("--c", type=float, default=1.0, help="inverse regularisation strength")
+    parser.add_argument("--model", choices=["trees", "linear"], default="trees")
+    parser.add_argument(
+        "--pair-c",
+        type=float,
+        nargs="+",
+        default=[0.01, 0.03, 0.1, 0.3],
+        help="pair head regularisation values to try; the tuning set picks",
+    )
     args = parser.parse_args()
     if "holdout" in (*args.fit, args.tune):
         parser.error("the holdout set is for reporting only")
     blank = Calibration(pair_weights=())  # features are collected without any old fit
     fit = [asyncio.run(collect(name, args.top, blank)) for name in args.fit]
-    pair_w, pair_b = fit_pair_head(fit)
-    # The calibration must see pair scores as they will be on unseen KBs: each training
-    # set is scored by a head fitted on the other sets only.
-    for i, rows in enumerate(fit):
-        others = [r for j, r in enumerate(fit) if j != i] or [rows]
-        rows.x = with_pair_scores(rows, *fit_pair_head(others))
-    x = np.vstack([r.x for r in fit])
-    y = np.concatenate([r.y for r in fit])
-    # Fit on standardised features (so regularisation treats them alike), then fold the
-    # scaling back into plain weights the matcher applies to raw features.
-    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
-    model = LogisticRegression(C=args.c, max_iter=2000).fit((x - mean) / scale, y)
-    weights = tuple(float(w) for w in model.coef_[0] / scale)
-    bias = float(model.intercept_[0] - (model.coef_[0] * mean / scale).sum())
-    cal = Calibration(weights=weights, bias=bias, pair_weights=tuple(float(w) for w in pair_w),
-                      pair_bias=pair_b)
     tune = asyncio.run(collect(args.tune, args.top, blank))
+    best: tuple[float, float, Calibration, float] | None = None
+    for pair_c in args.pair_c:
+        cal, answer_at, recall = fit_all(
+            fit, tune, pair_c, args.c, args.target_precision, args.model
+        )
+        print(f"pair C {pair_c}: {args.tune} recall {recall:.3f} at answer_at {answer_at}")
+        if best is None or recall > best[0]:
+            best = (recall, answer_at, cal, pair_c)
+    assert best is not None
+    _, answer_at, cal, pair_c = best
+    weights, bias = cal.weights, cal.bias
+    pair_w, pair_b = np.asarray(cal.pair_weights), cal.pair_bias
+    for rows in fit:
+        rows.x = with_pair_scores(rows, pair_w, pair_b)
     tune.x = with_pair_scores(tune, pair_w, pair_b)
-    answer_at = 0.99
-    for threshold in np.arange(0.50, 0.995, 0.005):
-        precision, recall, _ = operating_point(cal, tune, float(threshold))
-        if precision >= args.target_precision:
-            answer_at = round(float(threshold), 3)
-            break
-    print("weights:", {f: round(w, 3) for f, w in zip(FEATURES, weights, strict=True)})
-    print(f"bias: {bias:.3f}  answer_at: {answer_at}")
+    if not cal.trees:
+        print("weights:", {f: round(w, 3) for f, w in zip(FEATURES, weights, strict=True)})
+    print(f"model: {args.model}, pair C {pair_c}, bias {bias:.3f}, answer_at {answer_at}")
     for name, rows in [*zip(args.fit, fit, strict=True), (args.tune, tune)]:
         precision, recall, alarms = operating_point(cal, rows, answer_at)
-        print(f"{name}: precision {precision:.3f} recall {recall:.3f} false alarms {alarms}")
+        where = "tuning set" if rows is tune else "training set, in-sample"
+        print(
+            f"{name} ({where}): precision {precision:.3f} recall {recall:.3f} false alarms {alarms}"
+        )
     data = {
+        "model": args.model,
         "weights": weights,
         "bias": bias,
+        "trees": [asdict(tree) for tree in cal.trees],
         "answer_at": answer_at,
         "ask_at": min(0.5, answer_at),
         "rank_lexical": cal.rank_lexical,
@@ -136,6 +213,7 @@ def main() -> None:
         "fitted_on": args.fit,
         "threshold_from": args.tune,
         "target_precision": args.target_precision,
+        "pair_c": pair_c,
     }
     CALIBRATION.write_text(json.dumps(data) + "\n", encoding="utf-8")
     print("wrote", CALIBRATION)

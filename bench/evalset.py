@@ -20,6 +20,8 @@ KB_FILE = DATA / "eval_kb.yaml"
 SETS = {
     "train_a": (DATA / "train_a_kb.yaml", DATA / "train_a_posts.jsonl"),
     "train_b": (DATA / "train_b_kb.yaml", DATA / "train_b_posts.jsonl"),
+    "train_c": (DATA / "train_c_kb.yaml", DATA / "train_c_posts.jsonl"),
+    "train_d": (DATA / "train_d_kb.yaml", DATA / "train_d_posts.jsonl"),
     "dev": (KB_FILE, DATA / "posts_dev.jsonl"),
     "holdout": (KB_FILE, DATA / "posts_holdout.jsonl"),
 }

@@ -85,8 +85,9 @@ def one_size(size: int, n_posts: int, repeat: int) -> dict[str, float]:
             if copy:  # a perturbed duplicate: same cost, different nearest neighbours
                 vector = vector + rng.normal(0, 0.02, vector.shape).astype(np.float32)
                 vector /= np.linalg.norm(vector)
-            texts.append(IndexedText(entry_id, text if not copy else f"{text} ({copy})", role,
-                                     "en"))
+            texts.append(
+                IndexedText(entry_id, text if not copy else f"{text} ({copy})", role, "en")
+            )
             rows.append(vector)
     embedder = default_embedder()
     started = time.perf_counter()
@@ -118,8 +119,10 @@ async def import_throughput(n: int) -> dict[str, float]:
     from kb.service import KnowledgeBase
 
     claims = read_claims()[-n:]  # the tail: not in the vector cache of the smaller sizes
-    entries = [EntryIn(id=f"vc-{cid}", claim=c, summary=t, verdict="false", lang="en")
-               for cid, c, t in claims]
+    entries = [
+        EntryIn(id=f"vc-{cid}", claim=c, summary=t, verdict="false", lang="en")
+        for cid, c, t in claims
+    ]
     with tempfile.TemporaryDirectory() as folder:
         async with open_database(f"sqlite:///{folder}/kb.db") as sessions:
             kb = KnowledgeBase(sessions, default_embedder())
@@ -134,8 +137,12 @@ async def import_throughput(n: int) -> dict[str, float]:
             embedded = await kb.embed_missing()
             embed_s = time.perf_counter() - t0
             kb.close()
-    return {"entries": n, "save_entries_per_s": round(n / saved, 1),
-            "embed_texts_per_s": round(embedded / embed_s, 1), "texts": embedded}
+    return {
+        "entries": n,
+        "save_entries_per_s": round(n / saved, 1),
+        "embed_texts_per_s": round(embedded / embed_s, 1),
+        "texts": embedded,
+    }
 
 
 def main() -> None:
@@ -154,17 +161,32 @@ def main() -> None:
     print("| entries | texts | index build s | p50 ms | p90 ms | p99 ms | peak RSS MB |")
     print("|---|---|---|---|---|---|---|")
     for size in args.sizes:
-        out = subprocess.run(
-            [sys.executable, __file__, "--child", str(size), "--posts", str(args.posts),
-             "--repeat", str(args.repeat)],
-            check=True, capture_output=True, text=True,
+        out = subprocess.run(  # noqa: S603  (our own script, fixed arguments)
+            [
+                sys.executable,
+                __file__,
+                "--child",
+                str(size),
+                "--posts",
+                str(args.posts),
+                "--repeat",
+                str(args.repeat),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout
         r = json.loads(out.strip().splitlines()[-1])
-        print(f"| {r['entries']:,} | {r['texts']:,} | {r['index_build_s']} | {r['p50_ms']} | "
-              f"{r['p90_ms']} | {r['p99_ms']} | {r['peak_rss_mb']} |", flush=True)
+        print(
+            f"| {r['entries']:,} | {r['texts']:,} | {r['index_build_s']} | {r['p50_ms']} | "
+            f"{r['p90_ms']} | {r['p99_ms']} | {r['peak_rss_mb']} |",
+            flush=True,
+        )
     r = asyncio.run(import_throughput(args.import_sample))
-    print(f"\nimport of {r['entries']} entries ({r['texts']} texts): "
-          f"{r['save_entries_per_s']} entries/s saved, {r['embed_texts_per_s']} texts/s embedded")
+    print(
+        f"\nimport of {r['entries']} entries ({r['texts']} texts): "
+        f"{r['save_entries_per_s']} entries/s saved, {r['embed_texts_per_s']} texts/s embedded"
+    )
 
 
 if __name__ == "__main__":

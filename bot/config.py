@@ -50,19 +50,26 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "telegram_bot_token", "x_api_key", "x_api_secret", "x_access_token",
-        "x_access_token_secret", "x_bearer_token", "webhook_url", "webhook_secret", mode="before",
+        "telegram_bot_token",
+        "x_api_key",
+        "x_api_secret",
+        "x_access_token",
+        "x_access_token_secret",
+        "x_bearer_token",
+        "webhook_url",
+        "webhook_secret",
+        mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-
     @property
     def x_configured(self) -> bool:
         """All four OAuth 1.0a values are needed to read mentions and to reply."""
-        return all((self.x_api_key, self.x_api_secret, self.x_access_token,
-                    self.x_access_token_secret))
+        return all(
+            (self.x_api_key, self.x_api_secret, self.x_access_token, self.x_access_token_secret)
+        )
 
 
 def load_settings() -> Settings:

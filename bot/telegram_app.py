@@ -160,30 +160,36 @@ async def publish_commands(app: TelegramApp) -> None:
 
 
 class _Redact(logging.Filter):
-    def __init__(self, secret: str) -> None:
+    def __init__(self, secrets: tuple[str, ...]) -> None:
         super().__init__()
-        self.secret = secret
+        self.secrets = secrets
+
+    def _clean(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "<secret>")
+        return text
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if self.secret in message:
-            record.msg, record.args = message.replace(self.secret, "<TELEGRAM_BOT_TOKEN>"), ()
-        if record.exc_text and self.secret in record.exc_text:
-            record.exc_text = record.exc_text.replace(self.secret, "<TELEGRAM_BOT_TOKEN>")
+        if (clean := self._clean(message)) != message:
+            record.msg, record.args = clean, ()
+        if record.exc_text:
+            record.exc_text = self._clean(record.exc_text)
         return True
 
 
 @contextmanager
-def redacted(secret: str) -> Iterator[None]:
-    """Keep the token out of every log line, whichever library writes it.
+def redacted(*secrets: str) -> Iterator[None]:
+    """Keep secrets out of every log line, whichever library writes it.
 
-    PTB puts the token into InvalidToken's message, and httpx logs request URLs (which carry
-    it) at INFO; bot/cli.py quiets httpx, this catches the rest.
+    PTB logs its API URL (token included) at DEBUG and puts the token into InvalidToken's
+    message; it logs request parameters (the webhook secret among them) at DEBUG; httpx logs
+    request URLs at INFO. bot/cli.py quiets httpx, this catches the rest.
     """
     handlers = list(logging.getLogger().handlers)
-    guard = _Redact(secret)
+    guard = _Redact(tuple(s for s in secrets if s))
     for handler in handlers:
         handler.addFilter(guard)
     try:
@@ -193,6 +199,13 @@ def redacted(secret: str) -> Iterator[None]:
             handler.removeFilter(guard)
 
 
+def webhook_secret(settings: Settings) -> str:
+    """WEBHOOK_SECRET, or a random one: Telegram repeats it in every request it sends us."""
+    if settings.webhook_secret is not None:
+        return settings.webhook_secret.get_secret_value()
+    return secrets.token_urlsafe(32)
+
+
 async def run_telegram(
     settings: Settings, kb: KnowledgeBase, stop: asyncio.Event, *, tuning: Tuning | None = None
 ) -> None:
@@ -200,12 +213,18 @@ async def run_telegram(
     if settings.telegram_bot_token is None:
         log.error("Telegram not started: set TELEGRAM_BOT_TOKEN (from @BotFather)")
         return
-    with redacted(settings.telegram_bot_token.get_secret_value()):
-        await serve(build_application(settings, kb, tuning), settings, stop)
+    secret = webhook_secret(settings)
+    with redacted(settings.telegram_bot_token.get_secret_value(), secret):
+        await serve(build_application(settings, kb, tuning), settings, stop, secret=secret)
 
 
-async def serve(app: TelegramApp, settings: Settings, stop: asyncio.Event) -> None:
-    """Run a built application until `stop`: initialize, start, receive updates, tear down."""
+async def serve(
+    app: TelegramApp, settings: Settings, stop: asyncio.Event, *, secret: str | None = None
+) -> None:
+    """Run a built application until `stop`: initialize, start, receive updates, tear down.
+
+    `secret` is the webhook's secret token (made up when None); polling ignores it.
+    """
     try:
         await app.initialize()
     except InvalidToken:
@@ -225,7 +244,9 @@ async def serve(app: TelegramApp, settings: Settings, stop: asyncio.Event) -> No
         services: Services = app.bot_data
         running.callback(services.batches.close)  # answer collected forwards before stop()
         try:
-            mode = await _receive_updates(app, settings, running)
+            mode = await _receive_updates(
+                app, settings, secret or webhook_secret(settings), running
+            )
         except (OSError, TelegramError) as exc:
             log.error("Telegram not started: cannot receive updates: %s", exc)
             return
@@ -235,17 +256,14 @@ async def serve(app: TelegramApp, settings: Settings, stop: asyncio.Event) -> No
         log.info("Telegram: stopping")
 
 
-async def _receive_updates(app: TelegramApp, settings: Settings, running: AsyncExitStack) -> str:
+async def _receive_updates(
+    app: TelegramApp, settings: Settings, secret: str, running: AsyncExitStack
+) -> str:
     if not settings.webhook_url:
         assert app.updater is not None  # built with an updater unless WEBHOOK_URL is set
         await app.updater.start_polling(timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES)
         running.push_async_callback(app.updater.stop)
         return "polling"
-    secret = (
-        settings.webhook_secret.get_secret_value()
-        if settings.webhook_secret
-        else secrets.token_urlsafe(32)  # Telegram repeats it in every request it sends us
-    )
     path = urlsplit(settings.webhook_url).path or "/"
     server = webhook_app(app.bot, app.update_queue, path, secret)
     runner = await start_webhook_server(server, settings.webhook_listen, settings.webhook_port)

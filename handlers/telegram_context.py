@@ -66,7 +66,7 @@ class Allowance:
 
 
 class RecentAnswers:
-    """Which group messages the bot answered (chat, message) -> its reply, the latest first out."""
+    """Group messages the bot answered, (chat, message) -> its reply; the oldest are forgotten."""
 
     def __init__(self, size: int = 5000) -> None:
         self._size = size

@@ -12,10 +12,6 @@ from handlers.i18n import LANGS
 
 _WORD = re.compile(r"[^\W_]+")
 MIN_WORDS = 3  # fewer words with no link or media is a greeting, not a post to check
-# Only the start of a long post is checked (as much as a caption holds): rumours are stated
-# early, and embedding time grows faster than the text (4,000 characters of markup took 15 s
-# on one core, holding up every other user's check).
-MAX_CHECKED_CHARS = 1024
 
 
 @dataclass(frozen=True)
@@ -101,8 +97,6 @@ def read_post(message: Message, *, bot_username: str = "", asker: User | None = 
     text = message.text or message.caption or ""
     if bot_username:
         text = _without_bot(text, bot_username)
-    if len(text) > MAX_CHECKED_CHARS:
-        text = text[:MAX_CHECKED_CHARS].rsplit(" ", 1)[0]
     origin = channel_origin(message)
     links = [*_links(message)]
     if origin is not None:

@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import cached_property
-from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from kb.background import Background
+from kb.calibration import Calibration
 from kb.embed import Embedder, Matrix
-from kb.lexical import LexicalIndex
 from kb.lang import detect_language
+from kb.lexical import LexicalIndex
 from kb.text import DENIAL_RE, CleanPost, clean_post, numbers_in, url_key
 
-CALIBRATION = Path(__file__).parent / "data" / "calibration.json"
-MAX_CHUNKS = 16
-MIN_CHUNK_WORDS = 4
+MAX_CHUNKS = 12
+WHOLE_POST_WORDS = 40
+WINDOW_WORDS = 30
+LEXICAL_CANDIDATES = 100
 
 
 class Decision(StrEnum):
@@ -66,62 +66,6 @@ class MatchResult:
         return self.entry_id if self.decision is Decision.ANSWER else None
 
 
-@dataclass(frozen=True)
-class Calibration:
-    """Logistic model over match features, and the thresholds of the decision.
-
-    Fitted by `bench/calibrate.py` on the development half of our test set only.
-    """
-
-    weights: tuple[float, ...] = (9.4, 27.0, 9.5, 1.2, 0.5, -25.0, -2.4, 0.0, 0.0, 0.0)
-    bias: float = -13.2
-    answer_at: float = 0.85
-    ask_at: float = 0.45
-    rank_lexical: float = 0.10  # weight of lexical similarity in the candidate ranking
-    min_words_to_answer: int = 5  # shorter posts are at most asked about, never answered
-    # The pair head: a linear model over [u*v, |u-v|] of the best embedding pair, fitted on
-    # the training sets' (post, entry) pairs. It learns which dimensions must agree for two
-    # texts to state the same claim rather than merely share a topic.
-    pair_weights: tuple[float, ...] = ()
-    pair_bias: float = 0.0
-
-    @classmethod
-    def load(cls, path: Path = CALIBRATION) -> Calibration:
-        if not path.exists():
-            return cls()
-        data = json.loads(path.read_text(encoding="utf-8"))
-        data["weights"] = tuple(data["weights"])
-        data["pair_weights"] = tuple(data.get("pair_weights", ()))
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
-
-    def pair_score(self, pair: Matrix) -> float:
-        if not self.pair_weights:
-            return 0.0
-        return float(np.dot(self._pair, pair)) + self.pair_bias
-
-    @cached_property
-    def _pair(self) -> Matrix:
-        return np.asarray(self.pair_weights, dtype=np.float32)
-
-    def probability(self, features: Sequence[float]) -> float:
-        z = self.bias + sum(w * f for w, f in zip(self.weights, features, strict=True))
-        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
-
-
-FEATURES = (
-    "csls",  # dense similarity, normalised against background text (CSLS)
-    "margin",  # lead of this entry over the best other one, in CSLS units
-    "cosine",  # raw best cosine
-    "lexical",  # character n-gram similarity
-    "log_words",  # post length
-    "rebuttal_gap",  # closer to the entry's rebuttal than to its claim: the official version
-    "denial",  # the post itself debunks ("fake", "опровергли")
-    "same_lang",  # the entry has a phrasing in the post's language
-    "new_numbers",  # share of the post's numbers that none of the entry's texts has
-    "pair",  # a learned head over the best (chunk, text) embedding pair: same claim or not
-)
-
-
 @dataclass
 class Evidence:
     """Per-entry evidence for one post; kept for calibration and for `--explain`."""
@@ -141,15 +85,35 @@ class Evidence:
 
 
 def post_chunks(post: CleanPost) -> list[str]:
-    """The whole post, then each sentence long enough to state a claim by itself."""
-    chunks = [post.text]
-    if len(post.sentences) > 1:
-        for sentence in post.sentences:
-            if len(sentence.split()) >= MIN_CHUNK_WORDS and sentence not in chunks:
-                chunks.append(sentence)
-            if len(chunks) >= MAX_CHUNKS:
-                break
-    return chunks
+    """What to embed: a short post whole; a long one in windows of a few sentences.
+
+    A claim is usually one sentence; in a long post the whole-text vector is a blur of
+    greetings, other news and footers. Windows cover every sentence once, so embedding
+    costs about what the whole post would.
+    """
+    if len(post.words) <= WHOLE_POST_WORDS:
+        return [post.text]
+    windows: list[str] = []
+    current: list[str] = []
+    for sentence in _short_pieces(post.sentences):
+        if current and len(" ".join([*current, sentence]).split()) > WINDOW_WORDS:
+            windows.append(" ".join(current))
+            current = []
+        current.append(sentence)
+    if current:
+        windows.append(" ".join(current))
+    return windows[:MAX_CHUNKS]
+
+
+def _short_pieces(sentences: Sequence[str]) -> list[str]:
+    """Sentences, with any run-on sentence cut into windows of WINDOW_WORDS words."""
+    pieces = []
+    for sentence in sentences:
+        words = sentence.split()
+        pieces += [
+            " ".join(words[i : i + WINDOW_WORDS]) for i in range(0, len(words), WINDOW_WORDS)
+        ]
+    return pieces
 
 
 class Matcher:
@@ -191,10 +155,12 @@ class Matcher:
             if t.role == "claim":
                 self._langs[position[t.entry_id]].add(t.lang)
             self._numbers[position[t.entry_id]].update(numbers_in(t.text))
-        summaries = [i for i in order if texts[i].role == "summary"
-                     and texts[i].entry_id in position]
-        self._summary_entry = np.array([position[texts[i].entry_id] for i in summaries],
-                                       dtype=np.intp)
+        summaries = [
+            i for i in order if texts[i].role == "summary" and texts[i].entry_id in position
+        ]
+        self._summary_entry = np.array(
+            [position[texts[i].entry_id] for i in summaries], dtype=np.intp
+        )
         self._summary_vectors = np.ascontiguousarray(vectors[summaries], dtype=np.float32)
         self._lexical = LexicalIndex([t.text for t in self._texts])
         self._appearances = {url_key(u): e for u, e in appearances}
@@ -215,7 +181,12 @@ class Matcher:
         sims = queries @ self._vectors.T  # chunks x texts
         post_bias = self.background.post_bias(queries)
         csls = 2 * sims - post_bias[:, None] - self._bias[None, :]
-        lexical = self._lexical.similarities(post.text)
+        entry_csls = self._per_entry(csls.max(axis=0))
+        # Lexical evidence only for the dense front-runners: scoring every text costs more
+        # than the whole dense pass at 10,000 entries, and a candidate the embeddings rank
+        # below the first hundred is not one we would answer with anyway.
+        front = np.argsort(-entry_csls)[:LEXICAL_CANDIDATES]
+        lexical = self._lexical.similarities(post.text, self._rows_of(front))
         blocked: set[str] = set()
         if len(self._negatives):
             neg = (queries @ self._negative_vectors.T).max(axis=0)
@@ -224,12 +195,13 @@ class Matcher:
         # states the official version shares the topic and words but is not the rumour.
         rebuttal = np.full(len(self.entry_ids), -1.0, dtype=np.float32)
         if len(self._summary_vectors):
-            np.maximum.at(rebuttal, self._summary_entry,
-                          (queries @ self._summary_vectors.T).max(axis=0))
+            np.maximum.at(
+                rebuttal, self._summary_entry, (queries @ self._summary_vectors.T).max(axis=0)
+            )
         cosine = self._per_entry(sims.max(axis=0))
         return Evidence(
             entry_ids=self.entry_ids,
-            csls=self._per_entry(csls.max(axis=0)),
+            csls=entry_csls,
             cosine=cosine,
             lexical=self._per_entry(lexical),
             rebuttal_gap=np.where(rebuttal > -1.0, rebuttal - cosine, 0.0).astype(np.float32),
@@ -241,6 +213,12 @@ class Matcher:
             queries=queries,
             sims=sims,
         )
+
+    def _rows_of(self, entries: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
+        ends = np.append(self._starts[1:], len(self._texts))
+        return np.concatenate(
+            [np.arange(self._starts[i], ends[i]) for i in entries] or [np.zeros(0, np.intp)]
+        ).astype(np.intp)
 
     def _closer_to_negative(self, sims: Matrix, negative_sims: Matrix) -> set[str]:
         best = dict(zip(self.entry_ids, self._per_entry(sims.max(axis=0)), strict=True))
@@ -305,9 +283,9 @@ class Matcher:
             )
             for i, _, p in ranked
         )
+        if not candidates:
+            return MatchResult(Decision.NONE, None, None, reason="counter-example")
         best = candidates[0]
-        if best.entry_id in ev.blocked:
-            return MatchResult(Decision.NONE, None, None, candidates, "counter-example")
         if best.score >= cal.answer_at and ev.words >= cal.min_words_to_answer:
             decision = Decision.ANSWER
         elif best.score >= cal.ask_at:
@@ -323,7 +301,11 @@ class Matcher:
         ev = self.evidence(post)
         cal = self.calibration
         rank = ev.csls + cal.rank_lexical * ev.lexical
+        # A moderator's counter-example says "a post like this is not that entry": drop it.
+        for blocked in ev.blocked:
+            rank[self.entry_ids.index(blocked)] = -np.inf
         order = [int(i) for i in np.argsort(-rank, kind="stable")[: max(top, 2)]]
+        order = [i for i in order if np.isfinite(rank[i])]
         ranked = []
         for position, index in enumerate(order[:top]):
             # The runner-up is the best other entry: for the leader that is the second.

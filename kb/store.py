@@ -309,7 +309,10 @@ async def audit_trail(session: AsyncSession, entry_id: str) -> list[AuditLog]:
 
 
 async def attach_media(
-    session: AsyncSession, entry_id: str, file_unique_id: str, actor: str,
+    session: AsyncSession,
+    entry_id: str,
+    file_unique_id: str,
+    actor: str,
     platform: str = "telegram",
 ) -> None:
     """Tie a photo or video to an entry: the same file later matches it exactly."""
@@ -326,10 +329,17 @@ async def add_variant(
     """A new phrasing of the entry's rumour, or (negative) a post that is NOT this rumour."""
     if await session.get(Entry, entry_id) is None:
         raise UnknownEntry(entry_id)
-    session.add(Variant(entry_id=entry_id, text=text.strip(), lang=detect_language(text),
-                        negative=negative))
-    await audit(session, actor, "counter-example" if negative else "variant", entry_id,
-                None, {"text": text.strip()})
+    session.add(
+        Variant(entry_id=entry_id, text=text.strip(), lang=detect_language(text), negative=negative)
+    )
+    await audit(
+        session,
+        actor,
+        "counter-example" if negative else "variant",
+        entry_id,
+        None,
+        {"text": text.strip()},
+    )
     await bump_version(session)
 
 

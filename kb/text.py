@@ -106,6 +106,4 @@ def clean_post(text: str) -> CleanPost:
 
 def numbers_in(text: str) -> frozenset[str]:
     """Numbers as written, without thousands separators: "50 000" and "50,000" are one."""
-    return frozenset(
-        re.sub(r"\D", "", m).lstrip("0") or "0" for m in NUMBER_RE.findall(text)
-    )
+    return frozenset(re.sub(r"\D", "", m).lstrip("0") or "0" for m in NUMBER_RE.findall(text))

@@ -18,8 +18,9 @@ async def test_identical_posts_from_many_users_count_up_on_one_item(
         outcome = await seeded_kb.check(UNKNOWN, platform="telegram", chat_id=user, user_id=user)
         assert outcome.result.match is None
     # the same post again, with emoji and a link, from a user who already asked
-    await seeded_kb.check("🔥 " + UNKNOWN.upper() + " https://t.me/x/1", platform="telegram",
-                          chat_id="2", user_id="2")
+    await seeded_kb.check(
+        "🔥 " + UNKNOWN.upper() + " https://t.me/x/1", platform="telegram", chat_id="2", user_id="2"
+    )
     async with seeded_kb.sessions() as session:
         (item,) = await queue.open_items(session)
         askers = await queue.askers(session, item.id or 0)
@@ -43,8 +44,12 @@ async def test_the_same_post_queued_at_once_by_several_workers_makes_one_item(
 
 
 async def test_answered_posts_are_not_queued(seeded_kb: KnowledgeBase) -> None:
-    await seeded_kb.check("Казахстан тайно отправляет танки и бронетехнику в Россию, вот видео "
-                          "эшелона на границе", platform="telegram", chat_id="9", user_id="9")
+    await seeded_kb.check(
+        "Казахстан тайно отправляет танки и бронетехнику в Россию, вот видео эшелона на границе",
+        platform="telegram",
+        chat_id="9",
+        user_id="9",
+    )
     async with seeded_kb.sessions() as session:
         items = await queue.open_items(session)
     assert all("танки" not in item.text for item in items)

@@ -6,11 +6,11 @@ from sqlalchemy import text
 
 from kb import store
 from kb.db import create_engine, open_database
-from tests.test_migrations import head_revision
 from kb.embed import Embedder
 from kb.interchange import parse_entries
 from kb.models import Report
 from kb.service import KnowledgeBase
+from tests.test_migrations import head_revision
 
 ENTRIES = parse_entries("""
 - id: heating-ban

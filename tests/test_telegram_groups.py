@@ -206,7 +206,7 @@ async def test_autoreply_cools_down_per_chat_and_entry(telegram: TelegramHarness
     await switch_autoreply(telegram, DISCUSSION, "on")
     telegram.api.channel_post_auto_forward(DISCUSSION, NEWS, RUMOUR)
     await telegram.api.wait_for_sent(2, timeout=15)
-    telegram.api.channel_post_auto_forward(DISCUSSION, NEWS, RUMOUR_RU)
+    telegram.api.channel_post_auto_forward(DISCUSSION, NEWS, RUMOUR)  # a new post, same words
 
     await telegram.settle()
 

@@ -148,10 +148,25 @@ async def test_photo_without_caption_or_match_asks_for_the_text(
 async def test_html_specials_and_4000_characters_get_a_valid_reply(
     telegram: TelegramHarness,
 ) -> None:
+    hostile = "<script>alert('x')</script> & <b>bold</b> &amp; <a href=\"javascript:x\"> "
+    entry = {
+        "id": "hostile",
+        "claim": hostile * 8,
+        "verdict": "misleading",
+        "summary": hostile * 12,
+        "lang": "en",
+        "sources": [{"url": 'https://example.org/?a=1&b="2"<x>', "title": hostile * 3}] * 5,
+        # Exact evidence: whatever the matcher makes of the words, this post is this entry.
+        "appearances": ["https://t.me/c/1234500000/5"],
+    }
+    await telegram.kb.import_entries([EntryIn.model_validate(entry)], actor="test")
     await telegram.start()
     filler = " <b>&amp; <<>> & </i> a<b && c>d"
     text = (RUMOUR + "." + filler * 200)[:4000]
-    telegram.api.forwarded_from_channel(ALICE, text, '<i>Rumours & "Leaks"</i>', None, 5)
+    title = '<i>Rumours & "Leaks"</i>'
+    forwarded = telegram.api.forwarded_from_channel(
+        ALICE, text, title, None, 5, channel_id=-1001234500000
+    )
     telegram.api.private_text(ALICE, ("<script>&lt; & > " * 300)[:4000])
 
     replies = await telegram.api.wait_for_sent(2, timeout=20)
@@ -159,9 +174,12 @@ async def test_html_specials_and_4000_characters_get_a_valid_reply(
     # The stand-in refuses malformed HTML and texts over 4,096 characters, so arriving at all
     # means Telegram would have accepted them.
     assert all(utf16_len(r.plain_text) <= 4096 for r in replies)
-    rebuttal = next(r for r in replies if r.plain_text.startswith("❌"))
+    [rebuttal] = [r for r in replies if r.reply_to_message_id == forwarded["message"]["message_id"]]
+    assert rebuttal.plain_text.startswith("⚠️ Misleading")
+    assert "Claim: <script>alert('x')</script> & <b>bold</b> &amp;" in rebuttal.plain_text
     assert 'Forwarded from: <i>Rumours & "Leaks"</i>' in rebuttal.plain_text
-    assert any(link.startswith("https://t.me/c/") for link in links(rebuttal))
+    assert "https://t.me/c/1234500000/5" in links(rebuttal)
+    assert 'https://example.org/?a=1&b="2"<x>' in links(rebuttal)
 
 
 async def test_posts_forwarded_together_get_one_combined_answer(

@@ -105,6 +105,31 @@ async def test_rejected_token_stops_telegram_with_one_line_and_no_token(
     assert "WRONG-secret-token" not in caplog.text
 
 
+async def test_run_telegram_logs_neither_token_nor_webhook_secret(
+    telegram: TelegramHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)  # PTB logs its URL and every request's parameters here
+    port = free_port()
+    settings = telegram.settings(
+        webhook_url=f"http://127.0.0.1:{port}/hook",
+        webhook_secret="hook-secret-123",
+        webhook_listen="127.0.0.1",
+        webhook_port=port,
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(run_telegram(settings, telegram.kb, stop))
+    await telegram.api.wait_for_calls("setWebhook", timeout=10)
+    stop.set()
+    await asyncio.wait_for(running, 15)
+
+    assert f"Telegram: @rumor_test_bot is answering (webhook on 127.0.0.1:{port}/hook)" in (
+        caplog.text
+    )
+    assert "Calling Bot API endpoint `setWebhook`" in caplog.text
+    assert "hook-secret-123" not in caplog.text
+    assert telegram.api.token.split(":")[1] not in caplog.text
+
+
 def test_the_token_is_redacted_from_every_log_line(caplog: pytest.LogCaptureFixture) -> None:
     token = "123456:SECRET-token"
     with redacted(token):
@@ -115,7 +140,7 @@ def test_the_token_is_redacted_from_every_log_line(caplog: pytest.LogCaptureFixt
             logging.getLogger("telegram.ext").exception("initialize failed")
 
     assert token not in caplog.text
-    assert caplog.text.count("<TELEGRAM_BOT_TOKEN>") == 2
+    assert caplog.text.count("<secret>") == 2
 
 
 KB_FILE = """

@@ -1,0 +1,106 @@
+"""Turning match evidence into a probability, and the thresholds of the decision.
+
+The model is fitted by `bench/calibrate.py` on training sets with KBs of their own, its
+thresholds picked on the development set; the shipped fit is kb/data/calibration.json.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kb.embed import Matrix
+
+CALIBRATION = Path(__file__).parent / "data" / "calibration.json"
+
+FEATURES = (
+    "csls",  # dense similarity, normalised against background text (CSLS)
+    "margin",  # lead of this entry over the best other one, in CSLS units
+    "cosine",  # raw best cosine
+    "lexical",  # character n-gram similarity
+    "log_words",  # post length
+    "rebuttal_gap",  # closer to the entry's rebuttal than to its claim: the official version
+    "denial",  # the post itself debunks ("fake", "опровергли")
+    "same_lang",  # the entry has a phrasing in the post's language
+    "new_numbers",  # share of the post's numbers that none of the entry's texts has
+    "pair",  # a learned head over the best (chunk, text) embedding pair: same claim or not
+)
+
+
+@dataclass(frozen=True)
+class Tree:
+    """One regression tree of a boosted ensemble, as flat arrays (node 0 is the root)."""
+
+    feature: tuple[int, ...]
+    threshold: tuple[float, ...]
+    left: tuple[int, ...]
+    right: tuple[int, ...]
+    value: tuple[float, ...]
+    leaf: tuple[bool, ...]
+
+    def predict(self, x: Sequence[float]) -> float:
+        node = 0
+        while not self.leaf[node]:
+            node = (
+                self.left[node]
+                if x[self.feature[node]] <= self.threshold[node]
+                else (self.right[node])
+            )
+        return self.value[node]
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A model over FEATURES (boosted trees, else logistic) and the decision thresholds."""
+
+    weights: tuple[float, ...] = (9.4, 27.0, 9.5, 1.2, 0.5, -25.0, -2.4, 0.0, 0.0, 0.0)
+    bias: float = -13.2
+    trees: tuple[Tree, ...] = ()
+    answer_at: float = 0.85
+    ask_at: float = 0.45
+    rank_lexical: float = 0.10  # weight of lexical similarity in the candidate ranking
+    min_words_to_answer: int = 5  # shorter posts are at most asked about, never answered
+    # The pair head: a linear model over [u*v, |u-v|] of the best embedding pair, fitted on
+    # the training sets' (post, entry) pairs. It learns which dimensions must agree for two
+    # texts to state the same claim rather than merely share a topic.
+    pair_weights: tuple[float, ...] = ()
+    pair_bias: float = 0.0
+
+    @classmethod
+    def load(cls, path: Path = CALIBRATION) -> Calibration:
+        if not path.exists():
+            return cls()
+        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Calibration:
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        fields["weights"] = tuple(data.get("weights", cls.weights))
+        fields["pair_weights"] = tuple(data.get("pair_weights", ()))
+        fields["trees"] = tuple(
+            Tree(**{k: tuple(v) for k, v in tree.items()}) for tree in data.get("trees", ())
+        )
+        return cls(**fields)
+
+    def pair_score(self, pair: Matrix) -> float:
+        if not self.pair_weights:
+            return 0.0
+        return float(np.dot(self._pair, pair)) + self.pair_bias
+
+    @cached_property
+    def _pair(self) -> Matrix:
+        return np.asarray(self.pair_weights, dtype=np.float32)
+
+    def probability(self, features: Sequence[float]) -> float:
+        if self.trees:
+            z = self.bias + sum(tree.predict(features) for tree in self.trees)
+        else:
+            z = self.bias + sum(w * f for w, f in zip(self.weights, features, strict=True))
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
