@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -67,13 +68,7 @@ async def set_autoreply(
     on: bool,
     platform: str = "tg",
 ) -> ChatSettings:
-    async with sessions() as session:
-        key = _key(platform, chat_id)
-        settings = await _read(session, key)
-        settings.autoreply = on
-        await _write(session, key, settings)
-        await session.commit()
-    return settings
+    return await _update(sessions, _key(platform, chat_id), autoreply=on)
 
 
 async def set_threshold(
@@ -85,10 +80,14 @@ async def set_threshold(
     """Raise or lower the chat's auto-reply bar; ValueError outside 0.5–1.0."""
     if not MIN_THRESHOLD <= threshold <= MAX_THRESHOLD:
         raise ValueError(f"threshold must be between {MIN_THRESHOLD} and {MAX_THRESHOLD}")
+    return await _update(sessions, _key(platform, chat_id), threshold=threshold)
+
+
+async def _update(
+    sessions: async_sessionmaker[AsyncSession], key: str, **changes: Any
+) -> ChatSettings:
     async with sessions() as session:
-        key = _key(platform, chat_id)
-        settings = await _read(session, key)
-        settings.threshold = threshold
+        settings = replace(await _read(session, key), **changes)
         await _write(session, key, settings)
         await session.commit()
     return settings
