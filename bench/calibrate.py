@@ -23,7 +23,7 @@ from sklearn.linear_model import LogisticRegression
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.evalset import SETS, eval_kb, load_posts
+from bench.evalset import SETS, TRAINING, eval_kb, load_posts
 from kb.calibration import CALIBRATION, FEATURES, Calibration, Tree
 from kb.text import clean_post
 
@@ -156,7 +156,7 @@ def fit_all(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target-precision", type=float, default=0.98)
-    parser.add_argument("--fit", nargs="+", default=["train_a", "train_b", "train_c", "train_d"])
+    parser.add_argument("--fit", nargs="+", default=list(TRAINING))
     parser.add_argument("--tune", default="dev")
     parser.add_argument("--top", type=int, default=3)
     parser.add_argument("--c", type=float, default=1.0, help="inverse regularisation strength")

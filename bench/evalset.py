@@ -15,6 +15,7 @@ from kb.service import KnowledgeBase
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 KB_FILE = DATA / "eval_kb.yaml"
+TRAINING = ("train_a", "train_b", "train_c", "train_d", "train_e", "train_f")
 # name -> (KB file, posts file). train_* tune the calibration, dev picks its thresholds,
 # holdout is only ever reported on.
 SETS = {
@@ -22,6 +23,8 @@ SETS = {
     "train_b": (DATA / "train_b_kb.yaml", DATA / "train_b_posts.jsonl"),
     "train_c": (DATA / "train_c_kb.yaml", DATA / "train_c_posts.jsonl"),
     "train_d": (DATA / "train_d_kb.yaml", DATA / "train_d_posts.jsonl"),
+    "train_e": (DATA / "train_e_kb.yaml", DATA / "train_e_posts.jsonl"),
+    "train_f": (DATA / "train_f_kb.yaml", DATA / "train_f_posts.jsonl"),
     "dev": (KB_FILE, DATA / "posts_dev.jsonl"),
     "holdout": (KB_FILE, DATA / "posts_holdout.jsonl"),
 }

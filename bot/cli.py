@@ -228,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     # httpx logs every request URL, and Telegram's URLs carry the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per migration is noise
     try:
         return int(asyncio.run(args.func(settings, args)))
     except (UsageError, KbError, BadDatabaseUrl) as exc:

@@ -98,6 +98,8 @@ class KnowledgeBase:
         todo = list(
             {text_hash(t.text): t.text for t in texts if text_hash(t.text) not in have}.items()
         )
+        if progress and todo:
+            progress(0, len(todo))
         for start in range(0, len(todo), EMBED_BATCH):
             batch = todo[start : start + EMBED_BATCH]
             vectors = await self._pool.passages([t for _, t in batch])
