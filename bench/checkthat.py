@@ -54,6 +54,7 @@ from bench.checkthat_data import (
     score,
     splits_of,
 )
+from bench.checkthat_fused import ranking_score
 from bench.checkthat_rank import (
     FIELDS,
     Collection,
@@ -65,7 +66,6 @@ from bench.checkthat_rank import (
     linear,
     prepare,
     ranked,
-    ranking_score,
     rrf,
     weighted,
 )
@@ -104,12 +104,13 @@ FIELD_SETS = {
 }
 KEPT = {"dense CSLS"}  # the only family run on every field set
 # The variant FusedMatcher (the recommended kb/matcher.py change) takes its weight from.
-RECOMMENDED = "product rank + BM25 [vclaim|title; product]"
-FUSED = "product matcher + BM25 (bench FusedMatcher), title as claim variant"
+RECOMMENDED = "dense + BM25 + char n-grams [all; product]"
+FUSED = "product matcher + BM25 (bench FusedMatcher), all fields as claim variants"
 MODES = {
     "product": QueryMode(),
-    "clean": QueryMode(clean=True),
-    "clean+sent": QueryMode(clean=True, sentences=True),
+    "no pics": QueryMode(pics=True),
+    "no pics, footer": QueryMode(pics=True, footer=True),
+    "no pics, footer; sentences": QueryMode(pics=True, footer=True, sentences=True),
 }
 
 
@@ -343,7 +344,9 @@ def run_edition(edition: str, embedder: CachedQueries, scores: Scores) -> Editio
     started = time.perf_counter()
     for mode_name, mode in MODES.items():
         pools = {
-            name: pools_of(collection, split, mode, f"{edition}-{name}-{mode_name}")
+            name: pools_of(
+                collection, split, mode, re.sub(r"\W+", "_", f"{edition}-{name}-{mode_name}")
+            )
             for name, split in splits.items()
         }
         embedder.save()
@@ -351,11 +354,7 @@ def run_edition(edition: str, embedder: CachedQueries, scores: Scores) -> Editio
             if edition == "2020" and "subtitle" in fields_name:
                 continue  # 2020 claims have no subtitle
             families = variant_grid(fields)
-            if fields_name == "vclaim|title" and mode_name == "product":
-                families = {
-                    k: v for k, v in families.items() if k in KEPT | {"product rank + BM25"}
-                }
-            elif fields_name not in ("vclaim", "all"):
+            if fields_name not in ("vclaim", "all"):
                 families = {k: v for k, v in families.items() if k in KEPT}
             for family, grid in families.items():
                 pick, _ = tune_grid(collection, pools["tune"], splits["tune"], grid)
@@ -369,30 +368,38 @@ def run_edition(edition: str, embedder: CachedQueries, scores: Scores) -> Editio
         chosen[variant] = "logistic, C=1"
         for name, split in splits.items():
             run = run_of(collection, pools[name], learned)
-            tag = f"learned-{mode_name}"
+            tag = re.sub(r"\W+", "_", f"learned-{mode_name}")
             write_run(out / f"{name}.{tag}.run", run, tag)
             scores.add(edition, name, variant, score_file(out / f"{name}.{tag}.run", split))
     timings["variants"] = time.perf_counter() - started
 
-    # The product: match() on a KB built as KnowledgeBase.import_entries would, then the KB
-    # with the title as a claim variant too, then that plus the recommended BM25 term.
+    # The product: match() on a KB built as KnowledgeBase.import_entries would; then KBs with
+    # more claim variants; then those with the recommended ranking (bench FusedMatcher).
     started = time.perf_counter()
     product_splits = {k: v for k, v in splits.items() if k != "tune"}
-    w_bm25 = float(chosen[RECOMMENDED].split("=")[1])
+    weights = dict(part.split("=") for part in chosen[RECOMMENDED].split(", "))
+    fused = (float(weights["w_bm25"]), float(weights["w_lex"]))
+    variants = ("title", "subtitle", "concat")
     for label, matcher in (
         ("product matcher", collection.product_matcher()),
-        ("product matcher, title as claim variant", collection.product_matcher(True)),
-        (FUSED, collection.product_matcher(True, w_bm25)),
+        ("product matcher, title as claim variant", collection.product_matcher(["title"])),
+        ("product matcher, all fields as claim variants", collection.product_matcher(variants)),
+        (FUSED, collection.product_matcher(variants, fused)),
+        (f"{FUSED}, no re-sort", collection.product_matcher(variants, fused, 0.0)),
     ):
         for name, split in product_splits.items():
             resorted, plain, ans = product_run(matcher, split)
             answers[f"{label} / {name}"] = ans
-            for variant, run in ((label, resorted), (f"{label}, ranking score only", plain)):
+            runs = [(label, resorted)]
+            if "no re-sort" not in label:
+                runs.append((f"{label}, ranking score only", plain))
+            for variant, run in runs:
                 tag = re.sub(r"\W+", "_", variant)
                 write_run(out / f"{name}.{tag}.run", run, "product")
                 scores.add(edition, name, variant, score_file(out / f"{name}.{tag}.run", split))
             embedder.save()
-    chosen[FUSED] = f"w_bm25={w_bm25} (from {RECOMMENDED})"
+    for label in (FUSED, f"{FUSED}, no re-sort"):
+        chosen[label] = f"{chosen[RECOMMENDED]} (from {RECOMMENDED})"
     timings["product"] = time.perf_counter() - started
     return EditionResult(scores, answers, chosen, timings)
 

@@ -10,17 +10,18 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
 
 from bench.checkthat_data import Claim, bm25_baseline, passage_vectors
+from bench.checkthat_fused import FusedMatcher
 from kb.background import Background
+from kb.calibration import Calibration
 from kb.embed import Embedder, Matrix
 from kb.lexical import LexicalIndex
-from kb.matcher import Evidence, IndexedText, Matcher, post_chunks
+from kb.matcher import IndexedText, Matcher, post_chunks
 from kb.text import CleanPost, clean_post
 
 POOL = 100
@@ -35,21 +36,20 @@ EMPTY_PARENS_RE = re.compile(r"\(\s*\)")
 
 @dataclass(frozen=True, slots=True)
 class QueryMode:
-    """How a tweet becomes query chunks."""
+    """How a tweet becomes query chunks, beyond the product's clean_post."""
 
-    clean: bool = False  # also drop pic.twitter.com links and the embed footer
+    pics: bool = False  # drop pic.twitter.com links (clean_post keeps them) and emptied "( )"
+    footer: bool = False  # drop the embed footer "— Name (@handle) Month D, YYYY"
     sentences: bool = False  # embed the whole post and each sentence, not the product's windows
-
-    @property
-    def name(self) -> str:
-        return "+".join(n for n, on in (("clean", self.clean), ("sent", self.sentences)) if on)
 
 
 def prepare(text: str, mode: QueryMode) -> CleanPost:
-    if mode.clean:
-        text = FOOTER_RE.sub("", PIC_RE.sub(" ", text))
+    if mode.pics:
+        text = PIC_RE.sub(" ", text)
+    if mode.footer:
+        text = FOOTER_RE.sub("", text)
     post = clean_post(text)
-    if mode.clean:
+    if mode.pics:
         post = clean_post(EMPTY_PARENS_RE.sub(" ", post.text))
     return post
 
@@ -89,7 +89,7 @@ class Collection:
         self.ids = [c.id for c in claims]
         self.embedder = embedder
         self.background = background
-        texts = {
+        self.texts = texts = {
             "vclaim": [c.vclaim for c in claims],
             "title": [c.summary for c in claims],
             # 2020 has no subtitles: the title stands in, so the field adds nothing there.
@@ -104,20 +104,41 @@ class Collection:
         self.lexical = {f: LexicalIndex(ts) for f, ts in texts.items()}
         self.bm25 = {f: bm25_baseline.LuceneField(ts) for f, ts in texts.items()}
 
-    def product_matcher(self, title_as_claim: bool = False, w_bm25: float | None = None) -> Matcher:
-        """The product's index: claim = vclaim, summary = title (and the title as a variant)."""
+    def product_matcher(
+        self,
+        variants: Sequence[str] = (),
+        fused: tuple[float, float] | None = None,
+        resort_within: float = np.inf,
+        bm25_scale: str = "max",
+    ) -> Matcher:
+        """The product's index: claim = vclaim, summary = title, plus the fields in `variants`
+        as claim variants. `fused` = (w_bm25, rank_lexical) gives the FusedMatcher instead."""
         texts, rows = [], []
         for i, c in enumerate(self.claims):
             texts.append(IndexedText(c.id, c.vclaim, "claim", "en"))
             rows.append(self.vectors["vclaim"][i])
             texts.append(IndexedText(c.id, c.summary, "summary", "en"))
             rows.append(self.vectors["title"][i])
-            if title_as_claim and c.summary != c.vclaim:
-                texts.append(IndexedText(c.id, c.summary, "claim", "en"))
-                rows.append(self.vectors["title"][i])
-        if w_bm25 is None:
+            seen = {c.vclaim}
+            for f in variants:
+                if self.texts[f][i] not in seen:
+                    seen.add(self.texts[f][i])
+                    texts.append(IndexedText(c.id, self.texts[f][i], "claim", "en"))
+                    rows.append(self.vectors[f][i])
+        if fused is None:
             return Matcher(self.embedder, self.background, texts, np.stack(rows))
-        return FusedMatcher(self.embedder, self.background, texts, np.stack(rows), w_bm25=w_bm25)
+        w_bm25, rank_lexical = fused
+        calibration = replace(Calibration.load(), rank_lexical=rank_lexical)
+        return FusedMatcher(
+            self.embedder,
+            self.background,
+            texts,
+            np.stack(rows),
+            calibration=calibration,
+            w_bm25=w_bm25,
+            resort_within=resort_within,
+            bm25_scale=bm25_scale,
+        )
 
     def pool(self, qid: str, text: str, mode: QueryMode) -> Pool:
         """One tweet's candidates and every signal; char n-grams only for the candidates."""
@@ -235,46 +256,3 @@ def linear(weights: Matrix, bias: float = 0.0) -> Scorer:
         return result
 
     return score
-
-
-class FusedMatcher(Matcher):
-    """The recommended change to kb/matcher.py, as a subclass: word-level BM25 over the claim
-    texts joins the ranking score, scaled by the post's best BM25 score."""
-
-    def __init__(self, *args: Any, w_bm25: float, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.w_bm25 = w_bm25
-        self._bm25 = bm25_baseline.LuceneField([t.text for t in self._texts])
-
-    def ranking(self, ev: Evidence, post: CleanPost) -> Matrix:
-        bm25 = np.zeros(len(self._texts), dtype=np.float32)
-        for doc, value in self._bm25.scores(Counter(bm25_baseline.tokens(post.text))).items():
-            bm25[doc] = value
-        per_entry = self._per_entry(bm25)
-        top = float(per_entry.max()) if len(per_entry) else 0.0
-        scaled = per_entry / top if top > 0 else per_entry
-        result: Matrix = ev.csls + self.calibration.rank_lexical * ev.lexical + self.w_bm25 * scaled
-        return result
-
-    def scored(
-        self, post: CleanPost, top: int = 5
-    ) -> tuple[Evidence, list[tuple[int, list[float], float]]]:
-        """Matcher.scored with `ranking` in place of CSLS + rank_lexical * lexical."""
-        ev = self.evidence(post)
-        cal = self.calibration
-        order = [int(i) for i in np.argsort(-self.ranking(ev, post), kind="stable")[: max(top, 2)]]
-        ranked = []
-        for position, index in enumerate(order[:top]):
-            rival = None if len(order) < 2 else order[1] if position == 0 else order[0]
-            features = self.features(ev, index, rival)
-            ranked.append((index, features, cal.probability(features)))
-        ranked.sort(key=lambda item: -item[2])
-        return ev, ranked
-
-
-def ranking_score(matcher: Matcher, ev: Evidence, post: CleanPost) -> Matrix:
-    """The score a matcher ranks entries by, for ranks past the few match() returns."""
-    if isinstance(matcher, FusedMatcher):
-        return matcher.ranking(ev, post)
-    result: Matrix = ev.csls + matcher.calibration.rank_lexical * ev.lexical
-    return result
