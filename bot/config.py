@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = None
     telegram_api_base_url: str = "https://api.telegram.org/bot"
     telegram_owner_ids: list[int] = []
+    # A group whose members' moderator commands are accepted there too (besides private chats).
+    telegram_moderator_chat_id: int | None = None
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     webhook_listen: str = "0.0.0.0"  # noqa: S104  (a webhook must be reachable from Telegram)

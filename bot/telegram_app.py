@@ -33,7 +33,13 @@ from telegram.ext import (
 )
 
 from bot.config import Settings
-from handlers import telegram, telegram_buttons, telegram_groups
+from handlers import (
+    telegram,
+    telegram_buttons,
+    telegram_groups,
+    telegram_mod_entries,
+    telegram_mod_queue,
+)
 from handlers.i18n import LANGS
 from handlers.i18n_telegram import command_description
 from handlers.render_telegram import ASK_BUTTONS, FEEDBACK_BUTTONS
@@ -72,7 +78,12 @@ def build_application(
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     tuning = tuning or Tuning()
     context_types = ContextTypes(
-        bot_data=services_type(kb, tuning, frozenset(settings.telegram_owner_ids))
+        bot_data=services_type(
+            kb,
+            tuning,
+            frozenset(settings.telegram_owner_ids),
+            settings.telegram_moderator_chat_id,
+        )
     )
     builder = (
         ApplicationBuilder()
@@ -112,6 +123,10 @@ def add_handlers(app: TelegramApp) -> None:
     app.add_handler(CommandHandler("about", telegram.about_command))
     app.add_handler(CommandHandler("check", telegram_groups.check_command))
     app.add_handler(CommandHandler("autoreply", telegram_groups.autoreply_command))
+    # Moderators' commands, conversations and buttons go before posts: /new's conversation
+    # takes a moderator's next messages, and an /import file carries a caption.
+    telegram_mod_entries.add_handlers(app)
+    telegram_mod_queue.add_handlers(app)
     app.add_handler(CallbackQueryHandler(telegram_buttons.feedback_button, FEEDBACK_BUTTONS))
     app.add_handler(CallbackQueryHandler(telegram_buttons.ask_button, ASK_BUTTONS))
     app.add_handler(

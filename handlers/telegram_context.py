@@ -15,6 +15,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 
 from handlers.telegram_batch import Batches
 from handlers.telegram_posts import Post
+from kb.roles import Roles
 from kb.service import KnowledgeBase
 
 
@@ -98,11 +99,17 @@ class Services:
     """The application's bot_data: the KB and the bot's in-memory state, typed."""
 
     def __init__(
-        self, kb: KnowledgeBase, tuning: Tuning, owners: frozenset[int] = frozenset()
+        self,
+        kb: KnowledgeBase,
+        tuning: Tuning,
+        owners: frozenset[int] = frozenset(),
+        moderator_chat: int | None = None,
     ) -> None:
         self.kb = kb
         self.tuning = tuning
         self.owners = owners  # TELEGRAM_OWNER_IDS: may switch auto-reply in any chat
+        self.roles = Roles.of(owners)
+        self.moderator_chat = moderator_chat  # TELEGRAM_MODERATOR_CHAT_ID
         self.allowance = Allowance(tuning.flood_posts, tuning.flood_period)
         self.batches: Batches[tuple[Message, Post]] = Batches(
             tuning.batch_window, tuning.batch_max_wait, tuning.batch_max_posts
@@ -112,13 +119,16 @@ class Services:
 
 
 def services_type(
-    kb: KnowledgeBase, tuning: Tuning, owners: frozenset[int] = frozenset()
+    kb: KnowledgeBase,
+    tuning: Tuning,
+    owners: frozenset[int] = frozenset(),
+    moderator_chat: int | None = None,
 ) -> type[Services]:
     """A Services class PTB can build with no arguments (ContextTypes calls bot_data())."""
 
     class BoundServices(Services):
         def __init__(self) -> None:
-            super().__init__(kb, tuning, owners)
+            super().__init__(kb, tuning, owners, moderator_chat)
 
     return BoundServices
 

@@ -179,3 +179,23 @@ class QueueAsker(SQLModel, table=True):
     lang: str = Field(default="en", max_length=8)
     notified: bool = False
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class Moderator(SQLModel, table=True):
+    """A Telegram user allowed to change the KB; owners (TELEGRAM_OWNER_IDS) add and remove them."""
+
+    user_id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(default="", max_length=200)
+    added_by: str = Field(default="", max_length=120)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class BlockedUser(SQLModel, table=True):
+    """A user whose posts are still answered from the KB but never queued for moderators."""
+
+    __table_args__ = (UniqueConstraint("platform", "user_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    user_id: str = Field(max_length=64)
+    blocked_by: str = Field(default="", max_length=120)
+    created_at: datetime = Field(default_factory=utcnow)

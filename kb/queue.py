@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from kb import store
 from kb.embed import text_hash
 from kb.models import QueueAsker, QueueItem, utcnow
 from kb.text import clean_post
@@ -105,3 +106,24 @@ async def open_items(session: AsyncSession, limit: int = 20) -> list[QueueItem]:
 async def askers(session: AsyncSession, item_id: int) -> list[QueueAsker]:
     query = select(QueueAsker).where(QueueAsker.item_id == item_id).order_by(col(QueueAsker.id))
     return list((await session.exec(query)).all())
+
+
+async def get_item(session: AsyncSession, item_id: int) -> QueueItem | None:
+    return await session.get(QueueItem, item_id)
+
+
+async def resolve(
+    session: AsyncSession, item_id: int, entry_id: str, actor: str
+) -> QueueItem | None:
+    """Mark an open item answered by `entry_id`; its askers are told once the entry is published.
+
+    Returns None when the item does not exist or was already closed; the caller commits.
+    """
+    item = await session.get(QueueItem, item_id)
+    if item is None or item.status != "open":
+        return None
+    item.status, item.resolved_entry_id, item.updated_at = "resolved", entry_id, utcnow()
+    session.add(item)
+    after = {"item": item_id, "status": "resolved", "text": item.text[:200]}
+    await store.audit(session, actor, "queue_resolve", entry_id, {"status": "open"}, after)
+    return item

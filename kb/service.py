@@ -12,7 +12,7 @@ import numpy as np
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from kb import store
+from kb import roles, store
 from kb.background import Background, load_background
 from kb.embed import Embedder, EmbeddingPool, text_hash
 from kb.interchange import EntryIn, read_entries_file
@@ -189,7 +189,9 @@ class KnowledgeBase:
                     ),
                 )
                 report_id = report.id
-            if queue_unanswered and result.decision is Decision.NONE:
+            # A blocked user's posts are still answered, but never fill the moderators' queue.
+            blocked = bool(user_id) and await roles.is_blocked(session, platform, user_id)
+            if queue_unanswered and result.decision is Decision.NONE and not blocked:
                 asker = Asker(platform, chat_id, user_id, message_id, lang) if chat_id else None
                 await enqueue(session, text, asker)
             await session.commit()
