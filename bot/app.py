@@ -48,7 +48,11 @@ async def run(settings: Settings) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with open_database(settings.database_url) as sessions:
-        kb = KnowledgeBase(sessions, default_embedder())
+        kb = KnowledgeBase(
+            sessions,
+            default_embedder(settings.embed_threads),
+            workers=settings.embed_threads,
+        )
         try:
             if await kb.seed_if_empty():
                 log.info("the KB was empty: loaded the bundled seed KB")

@@ -31,7 +31,11 @@ class UsageError(Exception):
 @asynccontextmanager
 async def open_kb(settings: Settings) -> AsyncIterator[KnowledgeBase]:
     async with open_database(settings.database_url) as sessions:
-        kb = KnowledgeBase(sessions, default_embedder())
+        kb = KnowledgeBase(
+            sessions,
+            default_embedder(settings.embed_threads),
+            workers=settings.embed_threads,
+        )
         try:
             yield kb
         finally:

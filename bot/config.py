@@ -21,6 +21,9 @@ class Settings(BaseSettings):
 
     database_url: str = Field(default_factory=default_database_url)
     log_level: str = "INFO"
+    # Posts matched at once, one core each (about 20 MB per extra model copy). 1 keeps the
+    # bot light beside other work; set it to the number of cores for the most throughput.
+    embed_threads: int = Field(default=1, ge=1, le=16)
 
     telegram_bot_token: SecretStr | None = None
     telegram_api_base_url: str = "https://api.telegram.org/bot"

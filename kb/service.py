@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from kb.text import clean_post
 log = logging.getLogger(__name__)
 SEED = Path(__file__).parent / "seed" / "seed.yaml"
 EMBED_BATCH = 32
+RECENT_MATCHES = 2048  # posts whose match is kept until the KB changes
 
 Progress = Callable[[int, int], None]
 
@@ -46,14 +48,20 @@ class KnowledgeBase:
         embedder: Embedder,
         *,
         background: Background | None = None,
+        workers: int = 1,
     ) -> None:
         self.sessions = sessions
         self.embedder = embedder
-        self._pool = EmbeddingPool(embedder)
+        # `workers` posts are matched at once, each on one core (EMBED_THREADS).
+        self._pool = EmbeddingPool(embedder, workers)
         self._background = background
         self._matcher: Matcher | None = None
         self._version = -1
         self._lock = asyncio.Lock()
+        self._recent: OrderedDict[
+            tuple[str, tuple[str, ...], tuple[str, ...], int],
+            tuple[Matcher, asyncio.Future[MatchResult]],
+        ] = OrderedDict()
 
     def close(self) -> None:
         self._pool.close()
@@ -146,7 +154,24 @@ class KnowledgeBase:
         self, text: str, *, urls: Sequence[str] = (), media: Sequence[str] = (), top: int = 5
     ) -> MatchResult:
         matcher = await self.matcher()
-        return await self._pool.run(lambda: matcher.match(text, urls=urls, media=media, top=top))
+        key = (text, tuple(urls), tuple(media), top)
+        # A viral post arrives many times over, often at once: match it once per KB version.
+        found = self._recent.get(key)
+        if found is not None and found[0] is matcher:
+            self._recent.move_to_end(key)
+            return await asyncio.shield(found[1])
+        task = asyncio.ensure_future(
+            self._pool.run(lambda: matcher.match(text, urls=urls, media=media, top=top))
+        )
+        self._recent[key] = (matcher, task)
+        if len(self._recent) > RECENT_MATCHES:
+            self._recent.popitem(last=False)
+        try:
+            return await asyncio.shield(task)
+        except BaseException:
+            if self._recent.get(key, (None, None))[1] is task:
+                del self._recent[key]
+            raise
 
     async def check(
         self,

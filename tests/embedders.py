@@ -13,8 +13,10 @@ class CountingEmbedder:
         self.name = inner.name
         self.dim = inner.dim
         self.passages_embedded = 0
+        self.queries_embedded = 0
 
     def queries(self, texts):  # type: ignore[no-untyped-def]
+        self.queries_embedded += len(texts)
         return self.inner.queries(texts)
 
     def passages(self, texts):  # type: ignore[no-untyped-def]

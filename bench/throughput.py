@@ -1,10 +1,13 @@
 """Posts answered per second end-to-end through the local Bot API stand-in, and the latency the
-bot adds, with python-telegram-bot polling, with and without the flood limiter.
+bot adds, with python-telegram-bot polling, with and without the flood limiter, with one and
+with two embedding threads (EMBED_THREADS).
 
-    python bench/telegram_throughput.py [--users 100] [--posts 2]
+    python bench/throughput.py [--users 100] [--posts 2] [--threads 1 2]
 
 For each mode the bot (bot.telegram_app, the real PTB Application) runs against
-tests/telegram_api.py's FakeTelegram on a copy of a database holding the embedded seed KB:
+tests/telegram_api.py's FakeTelegram on a copy of a database holding the embedded seed KB.
+Posts are the 250 distinct posts of tests/data (five languages, a quarter long channel posts,
+a third matching nothing), so no answer is a repeat of another:
 - idle latency: posts sent one at a time, time from the update being queued to the reply
   arriving at the stand-in;
 - saturated: users × posts private posts queued at once (half rumours, half chatter); posts
@@ -36,6 +39,7 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 from pydantic import SecretStr
 
+from bench.evalset import load_posts
 from bot.config import Settings
 from bot.telegram_app import build_application, serve
 from handlers.telegram_context import Tuning
@@ -44,21 +48,16 @@ from kb.embed import default_embedder
 from kb.service import KnowledgeBase
 from tests.telegram_api import ApiCall, FakeTelegram, group, running_fake_telegram, user
 
-RUMOURS = (
-    "Kazakhstan is secretly sending trains full of tanks and armoured vehicles to Russia for "
-    "the war, look at this video",
-    "Казахстан тайно отправляет танки и бронетехнику в Россию, вот видео колонны на границе",
-    "Kazakhstan's government helps Russia dodge the sanctions, everyone knows it by now",
-    "Kasachstan schickt heimlich Panzer nach Russland, hier das Video vom Zug voller Fahrzeuge",
-)
-CHATTER = (
-    "Anyone up for football on Saturday? The weather looks great and the pitch is free",
-    "Подскажите хороший рецепт плова, гости придут в субботу вечером",
-    "Who has the notes from yesterday's lecture on linear algebra, please share",
-    "Hat jemand Lust, am Sonntag zusammen wandern zu gehen? Treffpunkt am Bahnhof",
+VIRAL = (
+    "СРОЧНО!!! Казахстан отправляет в Россию эшелоны с бронетехникой, видео с трассы "
+    "под Уральском. Перешлите всем, пока не удалили!"
 )
 GROUP_LIMIT, OVERALL_LIMIT = 20, 30  # per group per minute; overall per second
 PRIVATE_RATE, PRIVATE_BURST = 1.0, 3  # per private chat, as bot.telegram_app's limiter paces
+
+
+def bench_posts() -> list[str]:
+    return [p.text for split in ("dev", "holdout") for p in load_posts(split)]
 
 
 @dataclass
@@ -69,6 +68,7 @@ class Run:
     latencies: list[float]
     idle: list[float]
     sends: list[ApiCall]
+    wave_rate: float  # answered/s when everybody forwards the same post
 
 
 def percentile(values: Sequence[float], p: float) -> float:
@@ -102,14 +102,15 @@ def push_private(api: FakeTelegram, who: dict[str, Any], text: str) -> tuple[int
     return who["id"], message["message_id"], queued
 
 
-async def measure(template: Path, limiter: bool, users: int, posts: int) -> Run:
+async def measure(template: Path, limiter: bool, threads: int, users: int, posts: int) -> Run:
     workdir = Path(tempfile.mkdtemp(prefix="tg-bench-"))
     shutil.copy(template, workdir / "kb.db")
     db_url = f"sqlite:///{workdir / 'kb.db'}"
     async with running_fake_telegram() as api, open_database(db_url) as sessions:
-        kb = KnowledgeBase(sessions, default_embedder())
+        kb = KnowledgeBase(sessions, default_embedder(threads), workers=threads)
         settings = Settings(  # type: ignore[call-arg]
             _env_file=None,
+            embed_threads=threads,
             telegram_bot_token=SecretStr(api.token),
             telegram_api_base_url=f"{api.url}/bot",
             database_url=db_url,
@@ -119,9 +120,7 @@ async def measure(template: Path, limiter: bool, users: int, posts: int) -> Run:
         task = asyncio.create_task(serve(app, settings, stop))
         try:
             await api.wait_for_calls("getUpdates", timeout=60)
-            texts = itertools.cycle(
-                itertools.chain.from_iterable(zip(RUMOURS, CHATTER, strict=True))
-            )
+            texts = itertools.cycle(bench_posts())
             ids = itertools.count(10_000)
             for _ in range(3):  # warm up: first embeddings, connection pool
                 await wait_for_replies(api, [push_private(api, user(next(ids), "W"), next(texts))])
@@ -135,6 +134,12 @@ async def measure(template: Path, limiter: bool, users: int, posts: int) -> Run:
             burst = [push_private(api, u, next(texts)) for _ in range(posts) for u in crowd]
             latencies = await wait_for_replies(api, burst)
             seconds = max(latencies[i] + burst[i][2] for i in range(len(burst))) - start
+            # A viral wave: one post, new to the bot, forwarded by as many people at once.
+            wave_start = time.monotonic()
+            wave = [push_private(api, user(next(ids), f"V{n}"), VIRAL) for n in range(users)]
+            wave_latency = await wait_for_replies(api, wave)
+            wave_seconds = max(w[2] + t for w, t in zip(wave, wave_latency, strict=True))
+            wave_rate = users / (wave_seconds - wave_start)
             flooder = user(next(ids), "F")
             checks = [push_private(api, flooder, next(texts)) for _ in range(8)]
             room = group(-1009000000001, "Busy group")
@@ -150,8 +155,8 @@ async def measure(template: Path, limiter: bool, users: int, posts: int) -> Run:
             await asyncio.wait_for(task, 30)
             kb.close()
             shutil.rmtree(workdir, ignore_errors=True)
-    mode = "limiter on" if limiter else "limiter off"
-    return Run(mode, users * posts, seconds, latencies, idle, sends)
+    mode = f"limiter {'on' if limiter else 'off'}, {threads} thread{'s' if threads > 1 else ''}"
+    return Run(mode, users * posts, seconds, latencies, idle, sends, wave_rate)
 
 
 def worst_window(times: Sequence[float], window: float) -> int:
@@ -192,34 +197,40 @@ async def seed_template(folder: Path) -> Path:
     return template
 
 
-async def main(users: int, posts: int) -> int:
+async def main(users: int, posts: int, threads: Sequence[int]) -> int:
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory() as folder:
         template = await seed_template(Path(folder))
-        runs = [await measure(template, limiter, users, posts) for limiter in (False, True)]
+        runs = [
+            await measure(template, limiter, n, users, posts)
+            for n in threads
+            for limiter in (False, True)
+        ]
     print(
         f"Telegram end-to-end through the local Bot API stand-in ({os.cpu_count()} cores, "
-        "seed KB, polling; latency = update queued -> reply received by the stand-in)"
+        "seed KB, polling, stand-in in the same process; "
+        "latency = update queued -> reply received by the stand-in)"
     )
     print(
-        f"{'mode':<12} {'idle p50':>9} {'idle p99':>9} {'posts':>6} {'answered/s':>11} "
-        f"{'sat. p50':>9} {'sat. p99':>9}"
+        f"{'mode':<24} {'idle p50':>9} {'idle p99':>9} {'posts':>6} {'answered/s':>11} "
+        f"{'sat. p50':>9} {'sat. p99':>9} {'viral/s':>8}"
     )
     compliant = True
     for run in runs:
         ms = [round(1000 * percentile(v, p)) for v in (run.idle,) for p in (50, 99)]
         sat = [round(1000 * percentile(run.latencies, p)) for p in (50, 99)]
         print(
-            f"{run.mode:<12} {ms[0]:>7}ms {ms[1]:>7}ms {run.posts:>6} "
-            f"{run.posts / run.seconds:>11.1f} {sat[0]:>7}ms {sat[1]:>7}ms"
+            f"{run.mode:<24} {ms[0]:>7}ms {ms[1]:>7}ms {run.posts:>6} "
+            f"{run.posts / run.seconds:>11.1f} {sat[0]:>7}ms {sat[1]:>7}ms {run.wave_rate:>8.1f}"
         )
     for run in runs:
         text, ok = limit_report(run.sends)
         print(f"Telegram limits, {run.mode}: {text}: {'within' if ok else 'EXCEEDED'}")
-        compliant &= ok or run.mode == "limiter off"
+        compliant &= ok or run.mode.startswith("limiter off")
     print(
-        f"idle: 40 posts one at a time; saturated: {runs[0].posts} posts queued at once; "
+        f"idle: 40 posts one at a time; saturated: {runs[0].posts} distinct posts queued at "
+        "once; viral: one post from as many users at once; "
         "limits: then 8 posts from one user and 25 asks in one group at once"
     )
     return 0 if compliant else 1
@@ -229,5 +240,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=100, help="private chats in the burst")
     parser.add_argument("--posts", type=int, default=2, help="posts per user in the burst")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="EMBED_THREADS")
     args = parser.parse_args()
-    sys.exit(asyncio.run(main(args.users, args.posts)))
+    sys.exit(asyncio.run(main(args.users, args.posts, args.threads)))
