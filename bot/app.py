@@ -9,8 +9,7 @@ import sys
 from collections.abc import Awaitable, Callable
 
 from bot.config import Settings
-from kb.db import open_database
-from kb.embed import default_embedder
+from bot.open_kb import open_kb
 from kb.service import KnowledgeBase
 
 log = logging.getLogger(__name__)
@@ -47,12 +46,7 @@ async def run(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with open_database(settings.database_url) as sessions:
-        kb = KnowledgeBase(
-            sessions,
-            default_embedder(settings.embed_threads),
-            workers=settings.embed_threads,
-        )
+    async with open_kb(settings) as kb:
         try:
             if await kb.seed_if_empty():
                 log.info("the KB was empty: loaded the bundled seed KB")
@@ -63,7 +57,6 @@ async def run(settings: Settings) -> int:
                 log.error("every platform stopped on its own; see the errors above")
                 return 1
         finally:
-            kb.close()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
     log.info("stopped")

@@ -7,39 +7,23 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from bot.config import Settings, load_settings
+from bot.open_kb import open_kb
 from kb.db import BadDatabaseUrl, open_database
-from kb.embed import default_embedder
 from kb.errors import KbError
 from kb.interchange import dump_entries
-from kb.service import KnowledgeBase
 
 log = logging.getLogger("rumorbot")
 
 
 class UsageError(Exception):
     """Bad input from the command line; printed as one line, exit code 2."""
-
-
-@asynccontextmanager
-async def open_kb(settings: Settings) -> AsyncIterator[KnowledgeBase]:
-    async with open_database(settings.database_url) as sessions:
-        kb = KnowledgeBase(
-            sessions,
-            default_embedder(settings.embed_threads),
-            workers=settings.embed_threads,
-        )
-        try:
-            yield kb
-        finally:
-            kb.close()
 
 
 def _progress(label: str) -> Callable[[int, int], None]:

@@ -19,18 +19,22 @@ from tweepy.asynchronous import AsyncClient, AsyncPaginator
 from yarl import URL
 
 from bot.x_http import build_x_session, rebase_x_url
+from tests.x_accounts import (
+    ACCESS_TOKEN,
+    ACCESS_TOKEN_SECRET,
+    ALICE,
+    BEARER,
+    BOB,
+    BOT_ID,
+    BOT_NAME,
+    CAROL,
+    CONSUMER_KEY,
+    CONSUMER_SECRET,
+    new_fake,
+)
 from tests.x_api import FakeX, running_fake_x
 
 pytestmark = pytest.mark.asyncio
-
-BOT_ID = "1500000000000000001"
-BOT_NAME = "rumor_responder"
-CONSUMER_KEY = "ck-test"
-CONSUMER_SECRET = "cs-test"
-# tweepy derives the authenticating user id from the part before '-'.
-ACCESS_TOKEN = f"{BOT_ID}-at-test"
-ACCESS_TOKEN_SECRET = "ats-test"
-BEARER = "app-only-bearer"
 
 MENTION_EXPANSIONS = ["referenced_tweets.id", "author_id", "in_reply_to_user_id"]
 MENTION_FIELDS = [
@@ -42,25 +46,6 @@ MENTION_FIELDS = [
     "lang",
     "entities",
 ]
-
-ALICE, BOB, CAROL = "2244994945", "783214", "17874544"
-
-
-def _new_fake(**kwargs: Any) -> FakeX:
-    fake = FakeX(
-        bot_user_id=BOT_ID,
-        bot_username=BOT_NAME,
-        consumer_key=CONSUMER_KEY,
-        consumer_secret=CONSUMER_SECRET,
-        access_token=ACCESS_TOKEN,
-        access_token_secret=ACCESS_TOKEN_SECRET,
-        bearer_token=BEARER,
-        **kwargs,
-    )
-    fake.add_user(ALICE, "alice")
-    fake.add_user(BOB, "bob")
-    fake.add_user(CAROL, "carol")
-    return fake
 
 
 def _user_client(session: aiohttp.ClientSession, **kwargs: Any) -> AsyncClient:
@@ -79,7 +64,7 @@ def _user_client(session: aiohttp.ClientSession, **kwargs: Any) -> AsyncClient:
 
 @pytest_asyncio.fixture
 async def fake_x() -> AsyncIterator[FakeX]:
-    async with running_fake_x(_new_fake()) as fake:
+    async with running_fake_x(new_fake()) as fake:
         yield fake
 
 
@@ -365,7 +350,7 @@ async def test_429_raises_too_many_requests_with_reset(client: AsyncClient, fake
 
 
 async def test_configured_rate_limit_is_enforced(session: aiohttp.ClientSession) -> None:
-    async with running_fake_x(_new_fake(rate_limits={"GET /2/users/me": 2})) as fake:
+    async with running_fake_x(new_fake(rate_limits={"GET /2/users/me": 2})) as fake:
         async with build_x_session(fake.base_url) as s:
             client = _user_client(s)
             await client.get_me(user_auth=True)

@@ -30,16 +30,21 @@ from kb.db import open_database
 from kb.embed import Embedder
 from kb.models import QueueAsker, QueueItem, Report
 from kb.service import KnowledgeBase
+from tests.x_accounts import (
+    ACCESS_TOKEN,
+    ACCESS_TOKEN_SECRET,
+    ALICE,
+    BOB,
+    BOT_ID,
+    BOT_NAME,
+    CAROL,
+    CONSUMER_KEY,
+    CONSUMER_SECRET,
+    new_fake,
+)
 from tests.x_api import FakeX, StoredTweet, running_fake_x
 
-BOT_ID = "1500000000000000001"
-BOT_NAME = "rumor_responder"
-CONSUMER_KEY = "ck-test"
-CONSUMER_SECRET = "cs-test"
-ACCESS_TOKEN = f"{BOT_ID}-at-test"
-ACCESS_TOKEN_SECRET = "ats-test"
 SECRETS = (CONSUMER_KEY, CONSUMER_SECRET, ACCESS_TOKEN, ACCESS_TOKEN_SECRET)
-ALICE, BOB, CAROL = "2244994945", "783214", "17874544"
 
 RUMOUR = (
     "Kazakhstan is secretly sending trains full of tanks and armoured vehicles to Russia "
@@ -90,22 +95,6 @@ async def x_kb(db_url: str, embedder: Embedder) -> AsyncIterator[KnowledgeBase]:
             yield kb
         finally:
             kb.close()
-
-
-def new_fake(**kwargs: Any) -> FakeX:
-    fake = FakeX(
-        bot_user_id=BOT_ID,
-        bot_username=BOT_NAME,
-        consumer_key=CONSUMER_KEY,
-        consumer_secret=CONSUMER_SECRET,
-        access_token=ACCESS_TOKEN,
-        access_token_secret=ACCESS_TOKEN_SECRET,
-        **kwargs,
-    )
-    fake.add_user(ALICE, "alice")
-    fake.add_user(BOB, "bob")
-    fake.add_user(CAROL, "carol")
-    return fake
 
 
 @pytest_asyncio.fixture
