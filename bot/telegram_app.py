@@ -38,6 +38,7 @@ from handlers import (
     telegram_buttons,
     telegram_groups,
     telegram_mod_entries,
+    telegram_mod_menu,
     telegram_mod_queue,
 )
 from handlers.i18n import LANGS
@@ -172,6 +173,7 @@ async def publish_commands(app: TelegramApp) -> None:
                 await app.bot.set_my_commands(commands, scope=scope, language_code=lang or None)
     except TelegramError as exc:  # the menu is a convenience: the bot works without it
         log.warning("could not publish the command menu: %s", exc)
+    await telegram_mod_menu.publish_moderator_menus(app)
 
 
 class _Redact(logging.Filter):

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from telegram import Update, User
 from telegram.constants import ChatType
@@ -20,7 +21,8 @@ from handlers.telegram_send import reply_to
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Update, Context], Awaitable[None]]
+# Coroutine, not Awaitable: PTB's handler classes ask for coroutine functions.
+Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
 
 REFUSED = "Only moderators can do that."
 REFUSED_OWNER = "Only the bot's owners can do that."

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from kb import store
+from kb import roles, store
 from kb.interchange import EntryIn
 from kb.models import Entry, Report
 from kb.queue import Asker, enqueue
@@ -34,6 +34,11 @@ async def _report(session: AsyncSession, report_id: int, chat_id: str) -> Report
     if report is None or report.chat_id != chat_id or report.entry_id is None:
         return None
     return report
+
+
+async def _blocked(session: AsyncSession, platform: str, user_id: str) -> bool:
+    # A blocked user's buttons still work for them; only the moderators' queue ignores them.
+    return bool(user_id) and await roles.is_blocked(session, platform, user_id)
 
 
 async def _count(session: AsyncSession, entry_id: str, helpful: bool) -> tuple[int, int]:
@@ -70,8 +75,11 @@ async def not_this(
         if report is None or report.entry_id is None:
             return None
         counts = await _count(session, report.entry_id, helpful=False)
-        asker = Asker(platform, chat_id, user_id, report.message_id, report.lang or "en")
-        await enqueue(session, report.text, asker, reason="wrong_match", entry_id=report.entry_id)
+        if not await _blocked(session, platform, user_id):
+            asker = Asker(platform, chat_id, user_id, report.message_id, report.lang or "en")
+            await enqueue(
+                session, report.text, asker, reason="wrong_match", entry_id=report.entry_id
+            )
         await session.commit()
         return Feedback(report.entry_id, report.lang, *counts)
 
@@ -105,8 +113,9 @@ async def decline(
         report = await _report(session, report_id, chat_id)
         if report is None:
             return None
-        asker = Asker(platform, chat_id, user_id, report.message_id, report.lang or "en")
-        await enqueue(session, report.text, asker, reason="declined", entry_id=report.entry_id)
+        if not await _blocked(session, platform, user_id):
+            asker = Asker(platform, chat_id, user_id, report.message_id, report.lang or "en")
+            await enqueue(session, report.text, asker, reason="declined", entry_id=report.entry_id)
         await session.commit()
         return report.lang
 
@@ -114,5 +123,7 @@ async def decline(
 async def queue_unsure(sessions: async_sessionmaker[AsyncSession], text: str, asker: Asker) -> None:
     """Queue a post the bot was unsure about where it may not ask (groups, channels)."""
     async with sessions() as session:
+        if await _blocked(session, asker.platform, asker.user_id):
+            return
         await enqueue(session, text, asker)
         await session.commit()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -119,11 +120,71 @@ async def resolve(
 
     Returns None when the item does not exist or was already closed; the caller commits.
     """
-    item = await session.get(QueueItem, item_id)
-    if item is None or item.status != "open":
+    return await _close(session, item_id, "resolved", entry_id, actor)
+
+
+async def dismiss(session: AsyncSession, item_id: int, actor: str) -> QueueItem | None:
+    """Close an open item without an answer; None when it was already closed. The caller commits."""
+    return await _close(session, item_id, "dismissed", None, actor)
+
+
+async def _close(
+    session: AsyncSession, item_id: int, status: str, entry_id: str | None, actor: str
+) -> QueueItem | None:
+    # One conditional UPDATE: of two moderators closing the same item at once, one wins.
+    closed = await session.exec(
+        update(QueueItem)
+        .where(col(QueueItem.id) == item_id, col(QueueItem.status) == "open")
+        .values(status=status, resolved_entry_id=entry_id, updated_at=utcnow())
+    )
+    if closed.rowcount != 1:
         return None
-    item.status, item.resolved_entry_id, item.updated_at = "resolved", entry_id, utcnow()
-    session.add(item)
-    after = {"item": item_id, "status": "resolved", "text": item.text[:200]}
-    await store.audit(session, actor, "queue_resolve", entry_id, {"status": "open"}, after)
+    item = await session.get(QueueItem, item_id, populate_existing=True)
+    if item is None:
+        return None
+    action = "queue_resolve" if status == "resolved" else "queue_dismiss"
+    after = {"item": item_id, "status": status, "text": item.text[:200]}
+    await store.audit(session, actor, action, entry_id, {"status": "open"}, after)
     return item
+
+
+async def open_count(session: AsyncSession) -> tuple[int, int]:
+    """(open items, posts they stand for)."""
+    query = select(func.count(), func.coalesce(func.sum(QueueItem.count), 0)).where(
+        QueueItem.status == "open"
+    )
+    items, posts = (await session.exec(query)).one()
+    return int(items), int(posts)
+
+
+async def claim_notices(session: AsyncSession, entry_id: str, platform: str) -> list[QueueAsker]:
+    """Askers of items answered by `entry_id` who were not told yet, marked told; commit first.
+
+    Each asker is marked with a conditional UPDATE before anyone writes to them, so two
+    workers publishing at once tell each asker once: a failed send is not retried.
+    """
+    answered = select(QueueItem.id).where(
+        QueueItem.status == "resolved", QueueItem.resolved_entry_id == entry_id
+    )
+    query = (
+        select(QueueAsker)
+        .where(
+            col(QueueAsker.item_id).in_(answered),
+            QueueAsker.platform == platform,
+            col(QueueAsker.notified).is_(False),
+        )
+        .order_by(col(QueueAsker.id))
+    )
+    claimed: list[QueueAsker] = []
+    told: set[tuple[str, str]] = set()
+    for asker in (await session.exec(query)).all():
+        marked = await session.exec(
+            update(QueueAsker)
+            .where(col(QueueAsker.id) == asker.id, col(QueueAsker.notified).is_(False))
+            .values(notified=True)
+        )
+        # One message per chat, even when the user sent several posts that were grouped.
+        if marked.rowcount == 1 and (asker.chat_id, asker.user_id) not in told:
+            told.add((asker.chat_id, asker.user_id))
+            claimed.append(asker)
+    return claimed

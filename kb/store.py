@@ -188,6 +188,17 @@ async def _replace_children(session: AsyncSession, data: EntryIn) -> None:
     )
 
 
+async def _write(session: AsyncSession, row: Entry, data: EntryIn) -> None:
+    """Make the stored entry read as `data`, its phrasings, translations and links included."""
+    row.claim, row.summary, row.lang = data.claim, data.summary, data.lang
+    row.verdict, row.status = data.verdict.value, data.status.value
+    row.tags = ",".join(data.tags)
+    row.updated_at = utcnow()
+    session.add(row)
+    await session.flush()
+    await _replace_children(session, data)
+
+
 async def save_entries(
     session: AsyncSession, entries: Iterable[EntryIn], actor: str
 ) -> ImportReport:
@@ -214,13 +225,7 @@ async def save_entries(
             before = None
             row = Entry(id=data.id, claim="", summary="", verdict="", lang="")
             report.created.append(data.id)
-        row.claim, row.summary, row.lang = data.claim, data.summary, data.lang
-        row.verdict, row.status = data.verdict.value, data.status.value
-        row.tags = ",".join(data.tags)
-        row.updated_at = utcnow()
-        session.add(row)
-        await session.flush()
-        await _replace_children(session, data)
+        await _write(session, row, data)
         await audit(
             session, actor, "import" if before is None else "update", data.id, before, after
         )
@@ -360,3 +365,44 @@ async def has_report(session: AsyncSession, platform: str, message_id: str) -> b
     """Whether the bot already checked the post with this id on this platform."""
     query = select(Report.id).where(Report.platform == platform, Report.message_id == message_id)
     return (await session.exec(query.limit(1))).first() is not None
+
+
+# --- Moderators' edits of single entries (kb/editing.py) -------------------------------------
+
+
+async def save_entry(session: AsyncSession, data: EntryIn, actor: str, action: str) -> bool:
+    """Create or replace one entry, audited as `action` with before and after; the caller commits.
+
+    Returns False, writing nothing, when the entry already reads exactly so. Media and
+    counter-examples are kept.
+    """
+    row = await session.get(Entry, data.id)
+    after = data.model_dump(mode="json")
+    before = None
+    if row is not None:
+        kids = await _children(session, [data.id])
+        before = _to_data(row, kids[data.id]).model_dump(mode="json")
+        if before == after:
+            return False
+    else:
+        row = Entry(id=data.id, claim="", summary="", verdict="", lang="")
+    await _write(session, row, data)
+    await audit(session, actor, action, data.id, before, after)
+    await bump_version(session)
+    return True
+
+
+async def entry_media(session: AsyncSession, entry_id: str) -> list[str]:
+    """The file_unique_ids of the photos and videos attached to an entry."""
+    query = select(Media.file_unique_id).where(Media.entry_id == entry_id).order_by(col(Media.id))
+    return list((await session.exec(query)).all())
+
+
+async def media_owner(
+    session: AsyncSession, file_unique_id: str, platform: str = "telegram"
+) -> str | None:
+    """The entry a photo or video is attached to, if any."""
+    query = select(Media.entry_id).where(
+        Media.platform == platform, Media.file_unique_id == file_unique_id
+    )
+    return (await session.exec(query)).first()

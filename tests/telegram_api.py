@@ -262,7 +262,8 @@ _NOT_MODIFIED = (
 _METHODS = (
     "getMe getUpdates deleteWebhook setWebhook getWebhookInfo sendMessage editMessageText "
     "editMessageReplyMarkup answerCallbackQuery sendDocument getFile sendChatAction setMyCommands "
-    "getChatMember getChatAdministrators getChat close logOut deleteMessage setMessageReaction"
+    "getChatMember getChatAdministrators getChat close logOut deleteMessage setMessageReaction "
+    "deleteMyCommands"
 ).split()
 
 
@@ -383,6 +384,36 @@ class FakeTelegram:
         return await self._wait(
             lambda: c if len(c := self.calls_to(method)) >= n else None, timeout
         )
+
+    async def wait_for_sent_to(
+        self,
+        chat_id: int,
+        n: int = 1,
+        *,
+        after: int = 0,
+        timeout: float = 10,  # noqa: ASYNC109
+    ) -> list[SentMessage]:
+        """The first `n` messages sent to `chat_id` since `len(self.sent)` was `after`."""
+
+        def check() -> list[SentMessage] | None:
+            found = [m for m in self.sent[after:] if m.chat_id == chat_id]
+            return found[:n] if len(found) >= n else None
+
+        return await self._wait(check, timeout)
+
+    async def wait_for_edit(
+        self,
+        chat_id: int,
+        message_id: int,
+        timeout: float = 10,  # noqa: ASYNC109
+    ) -> SentMessage:
+        """The latest editMessageText of that message, once there is one."""
+
+        def check() -> SentMessage | None:
+            edits = [m for m in self.edited if (m.chat_id, m.message_id) == (chat_id, message_id)]
+            return edits[-1] if edits else None
+
+        return await self._wait(check, timeout)
 
     async def wait_until_consumed(self, timeout: float = 5) -> None:  # noqa: ASYNC109
         """Wait until the bot has confirmed (by getUpdates offset) every queued update."""
@@ -718,8 +749,18 @@ class FakeTelegram:
         commands = self._required(p, "commands")
         if not all(re.fullmatch(r"[a-z0-9_]{1,32}", c.get("command", "")) for c in commands):
             raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
-        scope = json.dumps(p.get("scope") or {"type": "default"})
+        scope = self._scope(p)
         self.commands[(scope, p.get("language_code") or "")] = commands
+        return True
+
+    def _scope(self, p: JSON) -> str:
+        scope = p.get("scope") or {"type": "default"}
+        if scope.get("type") == "chat" and scope.get("chat_id") not in self.chats:
+            raise ApiError(400, "Bad Request: chat not found")  # the user never wrote to the bot
+        return json.dumps(scope)
+
+    async def _api_deleteMyCommands(self, p: JSON) -> bool:
+        self.commands.pop((self._scope(p), p.get("language_code") or ""), None)
         return True
 
     async def _api_getChatMember(self, p: JSON) -> JSON:
@@ -788,6 +829,22 @@ class FakeTelegram:
         self, user: JSON, text: str, language_code: str = "en", *, queue: bool = True
     ) -> JSON:
         return self._message(user | {"language_code": language_code}, None, _text(text), queue)
+
+    def private_reply(
+        self,
+        user: JSON,
+        text: str,
+        reply_to: JSON | SentMessage | int,
+        *,
+        queue: bool = True,
+    ) -> JSON:
+        """A text in the user's private chat replying to an earlier message there."""
+        chat = private_chat(user)
+        replied = self._resolve(reply_to, chat["id"])
+        fields = _text(text) | {
+            "reply_to_message": {k: v for k, v in replied.items() if k != "reply_to_message"}
+        }
+        return self._message(user, chat, fields, queue)
 
     def group_text(
         self,
