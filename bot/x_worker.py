@@ -17,7 +17,9 @@ from tweepy.asynchronous import AsyncClient
 
 from bot.x_mentions import fetch_mentions
 from bot.x_state import XState
+from handlers import render_x
 from handlers.x import Mention, answer_mention, reason_to_ignore, thread_user_ids, wants_opt_out
+from kb import queue, store
 from kb.models import utcnow
 from kb.service import KnowledgeBase
 
@@ -167,7 +169,32 @@ class XWorker:
                 # One bad mention must not stop the others: log it and move past it.
                 log.exception("X: could not handle mention %s", mention.post.id)
             await self.state.handled(mention.post.id)
+        await self.follow_up(account)
         return len(mentions or ())
+
+    async def follow_up(self, account: BotAccount) -> int:
+        """Answer, under their mention, people told "not in our knowledge base yet" whose post
+        moderators have since answered (notify-later); each once. How many were answered."""
+        async with self.kb.sessions() as session:
+            waiting = await queue.entries_awaiting_notice(session, "x")
+        told = 0
+        for entry_id in waiting:
+            async with self.kb.sessions() as session:
+                entry = await store.get_entry(session, entry_id)
+                # Marked told and committed before posting: another worker finds nobody left.
+                askers = await queue.claim_notices(session, entry_id, "x")
+                await session.commit()
+            for asker in askers:
+                if entry is None or self.stop.is_set():
+                    break
+                if await self.state.opted_out(asker.user_id):
+                    continue
+                text = render_x.rebuttal(entry, asker.lang or "en", links=self.reply_links)
+                # The mention is not at hand to list whom it @-mentions; the reply goes to the
+                # asker's own post, and X notifies the asker.
+                if await self.post_reply(asker.message_id, text, []) is not None:
+                    told += 1
+        return told
 
     async def handle(self, mention: Mention, account: BotAccount) -> None:
         """Answer one mention, unless X's automation rules or our own say not to."""
@@ -201,12 +228,15 @@ class XWorker:
 
     async def reply(self, mention: Mention, text: str, account: BotAccount) -> str | None:
         """Post `text` in the thread, under the mention; the new post's id, or None."""
-        exclude = thread_user_ids(mention, account.id)
+        return await self.post_reply(mention.post.id, text, thread_user_ids(mention, account.id))
+
+    async def post_reply(self, to: str, text: str, exclude: list[str]) -> str | None:
+        """Post `text` under post `to`, notifying none of `exclude`; the new post's id, or None."""
 
         async def post() -> Any:
             return await self.client.create_tweet(
                 text=text,
-                in_reply_to_tweet_id=mention.post.id,
+                in_reply_to_tweet_id=to,
                 # Without this X would also notify everyone the asker's post @-mentions.
                 exclude_reply_user_ids=exclude or None,
                 user_auth=True,
@@ -217,17 +247,17 @@ class XWorker:
                 "posting a reply (POST /2/tweets)", post, attempts=POST_ATTEMPTS, per_post=True
             )
         except PostRefused as exc:
-            log.info("X: reply to mention %s refused: %s", mention.post.id, exc)
+            log.info("X: reply to mention %s refused: %s", to, exc)
             return None
         except tweepy.BadRequest as exc:
-            log.error("X: reply to mention %s rejected as invalid: %s", mention.post.id, exc)
+            log.error("X: reply to mention %s rejected as invalid: %s", to, exc)
             return None
         if sent is None:
             if not self.stop.is_set():
-                log.warning("X: gave up replying to mention %s", mention.post.id)
+                log.warning("X: gave up replying to mention %s", to)
             return None
         reply_id = str(sent.data["id"])
-        log.info("X: answered mention %s with %s", mention.post.id, reply_id)
+        log.info("X: answered mention %s with %s", to, reply_id)
         return reply_id
 
     async def _request(

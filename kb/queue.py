@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kb import store
 from kb.embed import text_hash
-from kb.models import QueueAsker, QueueItem, utcnow
+from kb.models import Entry, QueueAsker, QueueItem, Status, utcnow
 from kb.text import clean_post
 
 
@@ -188,3 +188,21 @@ async def claim_notices(session: AsyncSession, entry_id: str, platform: str) -> 
             told.add((asker.chat_id, asker.user_id))
             claimed.append(asker)
     return claimed
+
+
+async def entries_awaiting_notice(session: AsyncSession, platform: str) -> list[str]:
+    """Published entries that answered queue items whose askers on `platform` were not told."""
+    waiting = select(QueueAsker.item_id).where(
+        QueueAsker.platform == platform, col(QueueAsker.notified).is_(False)
+    )
+    query = (
+        select(QueueItem.resolved_entry_id)
+        .join(Entry, col(Entry.id) == col(QueueItem.resolved_entry_id))
+        .where(
+            QueueItem.status == "resolved",
+            Entry.status == Status.PUBLISHED.value,
+            col(QueueItem.id).in_(waiting),
+        )
+        .distinct()
+    )
+    return [e for e in (await session.exec(query)).all() if e is not None]

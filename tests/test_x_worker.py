@@ -25,9 +25,10 @@ from bot.x_app import run_x
 from bot.x_http import build_x_session
 from bot.x_state import SINCE_ID
 from bot.x_worker import XWorker, seconds_until_reset
-from kb import store
+from kb import review, store
 from kb.db import open_database
 from kb.embed import Embedder
+from kb.interchange import EntryIn
 from kb.models import QueueAsker, QueueItem, Report
 from kb.service import KnowledgeBase
 from tests.x_accounts import (
@@ -539,3 +540,32 @@ async def test_x_server_errors_are_retried(fake_x: FakeX, x_kb: KnowledgeBase, d
         await task
 
     assert [c.status for c in fake_x.calls if c.method == "POST"] == [503, 201]
+
+
+async def test_a_queued_mention_hears_back_once_when_moderators_answer_it(
+    worker: XWorker, fake_x: FakeX, x_kb: KnowledgeBase
+) -> None:
+    chatter = fake_x.post(CAROL, CHATTER)
+    ask = fake_x.post(BOB, f"@{BOT_NAME} is this true?", reply_to=chatter)
+    await worker.poll()
+    assert NOT_IN_KB in only_reply(fake_x, ask).text
+    async with x_kb.sessions() as session:
+        (item,) = (await session.exec(select(QueueItem))).all()
+    entry = EntryIn(
+        id="lunch-post",
+        claim=CHATTER,
+        verdict="unproven",
+        summary="A private post about a family lunch: there is no claim in it to check.",
+        lang="en",
+        sources=[{"url": "https://example.org/lunch", "title": "About this post"}],
+    )
+    await x_kb.import_entries([entry], actor="test")
+    assert item.id is not None
+    await review.attach(x_kb, item.id, "lunch-post", "telegram:1")
+
+    await worker.poll()
+    await worker.poll()  # told once, not on every poll
+
+    answers = [t for t in fake_x.replies_to(ask) if t.author_id == BOT_ID]
+    assert len(answers) == 2, [t.text for t in answers]
+    assert "no claim in it to check" in answers[1].text
