@@ -11,9 +11,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import time
 import warnings
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatType
 from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
@@ -23,7 +25,7 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from handlers import render
+from handlers import render, telegram
 from handlers.i18n import LANGS, verdict_label
 from handlers.render import Reply
 from handlers.render_entries import short
@@ -44,6 +46,7 @@ FROM_QUEUE = r"^rq:new:(\d+)$"  # the review queue's "new entry" button
 VERDICT_BUTTON, LANG_BUTTON, CONFIRM_BUTTON = r"^new:v:(\w+)$", r"^new:l:(\w+)$", r"^new:ok:(\w+)$"
 CONFIRM_CHOICES = {"publish": "✅ Publish", "draft": "📝 Save as draft", "cancel": "✖️ Cancel"}
 LANG_CODE = re.compile(r"^[a-z]{2,3}$")
+DRAFT_IDLE = 30 * 60  # seconds a /new may wait for the moderator's next step
 
 
 def _key(chat_id: int) -> tuple[str, int]:
@@ -51,8 +54,31 @@ def _key(chat_id: int) -> tuple[str, int]:
 
 
 def _draft(context: Context, chat_id: int) -> editing.Draft | None:
+    """The moderator's draft in this chat; None once it sat idle for DRAFT_IDLE seconds."""
     found = (context.user_data or {}).get(_key(chat_id))
-    return found if isinstance(found, editing.Draft) else None
+    if not isinstance(found, editing.Draft):
+        return None
+    now = time.monotonic()
+    if now - found.touched > DRAFT_IDLE:
+        _forget(context, chat_id)
+        return None
+    found.touched = now
+    return found
+
+
+async def _lapsed(update: Update, context: Context) -> int:
+    """A message for a /new that lapsed: say so, and check it as the post it probably is.
+
+    PTB's own conversation timeout needs its JobQueue, which this bot does not run.
+    """
+    message = update.effective_message
+    if message is not None:
+        minutes = round(DRAFT_IDLE / 60)
+        note = f"Your /new was idle for {minutes} minutes and has ended; nothing was saved."
+        await reply_to(message, Reply().add(note))
+        if message.chat.type == ChatType.PRIVATE:
+            await telegram.private_post(update, context)
+    return END
 
 
 def _keep(context: Context, chat_id: int, draft: editing.Draft) -> None:
@@ -125,8 +151,10 @@ async def new_from_queue(update: Update, context: Context) -> int:
 
 async def got_claim(update: Update, context: Context) -> int:
     message = update.effective_message
-    if message is None or (draft := _draft(context, message.chat_id)) is None:
+    if message is None:
         return END
+    if (draft := _draft(context, message.chat_id)) is None:
+        return await _lapsed(update, context)
     if not (text := _post_text(message)):
         await reply_to(message, Reply().add("Send the claim as text, or /cancel."))
         return CLAIM
@@ -166,8 +194,10 @@ async def got_verdict(update: Update, context: Context) -> int:
 
 async def got_summary(update: Update, context: Context) -> int:
     message = update.effective_message
-    if message is None or (draft := _draft(context, message.chat_id)) is None:
+    if message is None:
         return END
+    if (draft := _draft(context, message.chat_id)) is None:
+        return await _lapsed(update, context)
     draft.summary = (message.text or "").strip()
     ask = "Send the sources, one per line: a link, then its title. /skip if there are none."
     await reply_to(message, Reply().add(ask))
@@ -184,8 +214,10 @@ async def _ask_lang(message: Message, draft: editing.Draft) -> int:
 
 async def got_sources(update: Update, context: Context) -> int:
     message = update.effective_message
-    if message is None or (draft := _draft(context, message.chat_id)) is None:
+    if message is None:
         return END
+    if (draft := _draft(context, message.chat_id)) is None:
+        return await _lapsed(update, context)
     try:
         sources = [
             editing.parse_source(line) for line in (message.text or "").splitlines() if line.strip()
@@ -199,8 +231,10 @@ async def got_sources(update: Update, context: Context) -> int:
 
 async def skip_sources(update: Update, context: Context) -> int:
     message = update.effective_message
-    if message is None or (draft := _draft(context, message.chat_id)) is None:
+    if message is None:
         return END
+    if (draft := _draft(context, message.chat_id)) is None:
+        return await _lapsed(update, context)
     draft.sources = []
     return await _ask_lang(message, draft)
 
@@ -229,8 +263,10 @@ async def got_lang_button(update: Update, context: Context) -> int:
 
 async def got_lang_text(update: Update, context: Context) -> int:
     message = update.effective_message
-    if message is None or (draft := _draft(context, message.chat_id)) is None:
+    if message is None:
         return END
+    if (draft := _draft(context, message.chat_id)) is None:
+        return await _lapsed(update, context)
     code = (message.text or "").strip().lower()
     if not LANG_CODE.match(code):
         await reply_to(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -94,6 +95,7 @@ class Draft:
     lang: str = ""
     variants: list[str] = field(default_factory=list)
     queue_item: int | None = None  # started from this review-queue item
+    touched: float = field(default_factory=time.monotonic)  # the moderator's last step
 
     def entry(self, entry_id: str, status: Status = Status.PUBLISHED) -> EntryIn:
         """The draft as an entry; BadEdit names what is missing or wrong."""

@@ -13,6 +13,7 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")  # PTB 22 warns on RetryAfter wit
 
 from sqlmodel import select
 
+from handlers.telegram_mod_new import DRAFT_IDLE
 from kb import roles, store
 from kb.models import AuditLog, Entry, QueueItem, Status
 from kb.queue import open_items
@@ -168,6 +169,24 @@ async def test_cancel_at_any_step_changes_nothing(telegram: TelegramHarness) -> 
     assert telegram.api.callback_answers[-1]["text"].startswith("This question is closed")
     async with telegram.kb.sessions() as session:
         assert len((await session.exec(select(AuditLog))).all()) == audits
+        assert await session.get(Entry, NEW_ID) is None
+
+
+async def test_an_idle_new_lapses_and_the_next_message_is_checked_as_a_post(
+    telegram: TelegramHarness,
+) -> None:
+    await start(telegram)
+    await say(telegram, MIRA, "/new")
+    draft = telegram.app.user_data[MIRA["id"]][("new", MIRA["id"])]
+    draft.touched -= DRAFT_IDLE + 1  # half an hour away from the phone
+
+    before = len(telegram.api.sent)
+    telegram.api.private_text(MIRA, POST)
+    lapsed, answer = await telegram.api.wait_for_sent_to(MIRA["id"], 2, after=before, timeout=15)
+
+    assert "has ended; nothing was saved" in lapsed.plain_text
+    assert "not found" in answer.plain_text  # the post was checked, not taken as a claim
+    async with telegram.kb.sessions() as session:
         assert await session.get(Entry, NEW_ID) is None
 
 
