@@ -1,12 +1,15 @@
 """Match latency, peak memory and import throughput at several KB sizes, on one core.
 
-    python bench/latency.py [--sizes 100 1000 10000] [--posts 200] [--repeat 3]
+    python bench/latency.py [--sizes 100 1000 10000 100000] [--posts 200] [--repeat 3]
+                            [--queries ours tweets]
 
 The KB grows from the CheckThat! 2020 verified claims in ../shared/bench (claim = vclaim,
 summary = title); sizes beyond the 10,375 claims repeat them with perturbed vectors.
 Each size runs in its own process, so peak RSS is that size's alone. Vectors are embedded
 once and cached under bench/out/ (not in git); embedding and import throughput are measured
-on a fresh sample every run. Queries: the posts of tests/data (dev and holdout), five languages.
+on a fresh sample every run. Two query sets, timed separately: `ours`, the posts of tests/data
+(dev and holdout: five languages, a quarter long channel posts embedded in windows), and
+`tweets`, the CheckThat! 2020 test tweets (English, tweet-length), which the KB's claims answer.
 """
 
 from __future__ import annotations
@@ -30,8 +33,11 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-CLAIMS = ROOT.parent / "shared" / "bench" / "checkthat2020" / "verified_claims.docs.tsv"
+CHECKTHAT = ROOT.parent / "shared" / "bench" / "checkthat2020"
+CLAIMS = CHECKTHAT / "verified_claims.docs.tsv"
+TWEETS = CHECKTHAT / "test.tweets.queries.tsv"
 CACHE = ROOT / "bench" / "out"
+QUERY_SETS = ("ours", "tweets")
 
 from bench.evalset import load_posts  # noqa: E402
 from kb.background import load_background  # noqa: E402
@@ -46,6 +52,13 @@ def read_claims() -> list[tuple[str, str, str]]:
     with CLAIMS.open(encoding="utf-8", newline="") as f:
         rows = list(csv.reader(f, delimiter="\t"))
     return [(r[0], r[1].strip(), r[2].strip() or r[1].strip()) for r in rows[1:] if len(r) >= 3]
+
+
+def query_set(name: str) -> list[str]:
+    if name == "ours":
+        return [p.text for split in ("dev", "holdout") for p in load_posts(split)]
+    with TWEETS.open(encoding="utf-8", newline="") as f:
+        return [r[1] for r in list(csv.reader(f, delimiter="\t"))[1:] if len(r) >= 2]
 
 
 def cached_vectors(texts: list[str]) -> dict[str, np.ndarray]:
@@ -70,7 +83,7 @@ def cached_vectors(texts: list[str]) -> dict[str, np.ndarray]:
     return {t: cache[text_hash(t)] for t in texts}
 
 
-def one_size(size: int, n_posts: int, repeat: int) -> dict[str, float]:
+def one_size(size: int, n_posts: int, repeat: int, queries: str) -> dict[str, float]:
     """Build a matcher over `size` entries and time matches; runs in a child process."""
     claims = read_claims()
     rng = np.random.default_rng(size)
@@ -94,7 +107,7 @@ def one_size(size: int, n_posts: int, repeat: int) -> dict[str, float]:
     started = time.perf_counter()
     matcher = Matcher(embedder, load_background(embedder), texts, np.stack(rows))
     build = time.perf_counter() - started
-    posts = [p.text for split in ("dev", "holdout") for p in load_posts(split)][:n_posts]
+    posts = query_set(queries)[:n_posts]
     matcher.match(posts[0])  # warm caches (lingua, BLAS)
     timings = []
     for _ in range(repeat):
@@ -110,6 +123,7 @@ def one_size(size: int, n_posts: int, repeat: int) -> dict[str, float]:
         embedder.queries(post_chunks(clean_post(post)))
         embed.append((time.perf_counter() - t0) * 1000)
     return {
+        "queries": queries,
         "entries": size,
         "texts": len(texts),
         "index_build_s": round(build, 2),
@@ -159,19 +173,20 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--import-sample", type=int, default=200)
+    parser.add_argument("--queries", nargs="+", default=["ours", "tweets"], choices=QUERY_SETS)
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(one_size(args.child, args.posts, args.repeat)))
+        print(json.dumps(one_size(args.child, args.posts, args.repeat, args.queries[0])))
         return
     # Fill the vector cache first, outside the timed children.
     cached_vectors([t for _, c, ti in read_claims()[: max(args.sizes)] for t in (c, ti)])
     print(
-        "| entries | texts | index build s | p50 ms | of which embedding the post | p90 ms | "
-        "p99 ms | peak RSS MB |"
+        "| queries | entries | texts | index build s | p50 ms | of which embedding the post | "
+        "p90 ms | p99 ms | peak RSS MB |"
     )
-    print("|---|---|---|---|---|---|---|---|")
-    for size in args.sizes:
+    print("|---|---|---|---|---|---|---|---|---|")
+    for queries, size in ((q, n) for q in args.queries for n in args.sizes):
         out = subprocess.run(  # noqa: S603  (our own script, fixed arguments)
             [
                 sys.executable,
@@ -182,6 +197,8 @@ def main() -> None:
                 str(args.posts),
                 "--repeat",
                 str(args.repeat),
+                "--queries",
+                queries,
             ],
             check=True,
             capture_output=True,
@@ -189,8 +206,8 @@ def main() -> None:
         ).stdout
         r = json.loads(out.strip().splitlines()[-1])
         print(
-            f"| {r['entries']:,} | {r['texts']:,} | {r['index_build_s']} | {r['p50_ms']} | "
-            f"{r['embed_p50_ms']} | "
+            f"| {r['queries']} | {r['entries']:,} | {r['texts']:,} | {r['index_build_s']} | "
+            f"{r['p50_ms']} | {r['embed_p50_ms']} | "
             f"{r['p90_ms']} | {r['p99_ms']} | {r['peak_rss_mb']} |",
             flush=True,
         )
