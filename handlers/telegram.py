@@ -62,6 +62,8 @@ async def private_post(update: Update, context: Context) -> None:
 
 async def answer_posts(context: Context, items: Sequence[tuple[Message, Post]]) -> None:
     """Check every post and answer in one reply to the first message."""
+    # Updates are handled concurrently, so they may join the batch out of order.
+    items = sorted(items, key=lambda item: item[0].message_id)
     first = items[0][0]
     posts = [p for p in merge_albums([post for _, post in items]) if p.worth_checking]
     fallback = user_language(first.from_user) or "en"

@@ -3,7 +3,8 @@
 
 Each command reads its arguments, calls kb.editing in one transaction and answers with the
 result; a malformed command answers with its usage and changes nothing. The /new conversation
-lives in handlers/telegram_mod_new.py.
+lives in handlers/telegram_mod_new.py; /translate's second message, like /new's steps, reaches
+us through handlers/telegram_mod_conversation.py, which keeps what it waits for in the database.
 """
 
 from __future__ import annotations
@@ -14,16 +15,17 @@ from datetime import UTC, datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Message, MessageOriginUser, Update, User
-from telegram.ext import CommandHandler, ConversationHandler, MessageHandler, filters
+from telegram.ext import CommandHandler, MessageHandler, filters
 
 from handlers import render_entries as views
-from handlers import telegram_mod_menu, telegram_mod_new
-from handlers.render import Reply
+from handlers import telegram_mod_conversation, telegram_mod_menu, telegram_mod_new
 from handlers.telegram_context import Context, TelegramApp
 from handlers.telegram_mod_access import Handler, actor, allowed, moderator_only, owner_only
+from handlers.telegram_mod_conversation import where
 from handlers.telegram_notify import notify_askers
 from handlers.telegram_send import reply_to
 from kb import editing, roles, store
+from kb.conversations import Conversation
 from kb.errors import BadImportFile, KbError
 from kb.models import Status
 
@@ -47,7 +49,7 @@ USAGE = {
 }
 IMPORT_LIMIT = 10 * 1024 * 1024  # bytes; a KB file is text, far smaller than this
 IMPORT_CAPTION = r"^/import(@\w+)?\s*$"
-TRANSLATION_TEXT = 0  # /translate's one state: waiting for the claim and the summary
+TRANSLATION = "translate"  # /translate's one step: waiting for the claim and the summary
 
 
 def _words(message: Message, parts: int) -> list[str]:
@@ -199,46 +201,41 @@ async def _translate(
     await _done(message, changed, f"{entry_id}: {lang} translation saved.", "It already read so.")
 
 
-async def translate_command(update: Update, context: Context) -> int:
+async def translate_command(update: Update, context: Context) -> None:
     """/translate ID LANG, with the text below it or in the next message."""
-    message, user = update.effective_message, update.effective_user
-    if message is None or user is None or not await allowed(update, context):
-        return ConversationHandler.END
+    message, user, at = update.effective_message, update.effective_user, where(update)
+    if message is None or user is None or at is None or not await allowed(update, context):
+        return
     head, _, body = (message.text or "").partition("\n")
     if len(args := head.split()[1:]) != 2:
         await _usage(message, "translate")
-        return ConversationHandler.END
+        return
     target = (args[0], args[1].lower())
     if body.strip():
         await _translate(message, context, user, target, body)
-        return ConversationHandler.END
+        return
     async with context.bot_data.kb.sessions() as session:
         if await store.get_entry(session, target[0]) is None:
             await reply_to(message, views.note(f"Nothing changed: no entry with id {target[0]!r}."))
-            return ConversationHandler.END
-    if context.user_data is not None:
-        context.user_data[("translate", message.chat_id)] = target
+            return
+    # Saved before asking: the next message may reach another worker. It replaces a /new in
+    # progress in this chat: one conversation at a time.
+    data = {"entry_id": target[0], "lang": target[1]}
+    await telegram_mod_conversation.keep(context, at, TRANSLATION, data)
     prompt = f"Send the {target[1]} claim on the first line and the summary below it (or /cancel)."
     await reply_to(message, views.note(prompt))
-    return TRANSLATION_TEXT
 
 
-async def translation_text(update: Update, context: Context) -> int:
-    message, user = update.effective_message, update.effective_user
-    data = context.user_data or {}
-    if message is None or user is None or not await allowed(update, context):
-        return ConversationHandler.END
-    target = data.pop(("translate", message.chat_id), None)
-    if target is not None:
-        await _translate(message, context, user, target, message.text or "")
-    return ConversationHandler.END
-
-
-async def cancel_translation(update: Update, context: Context) -> int:
-    if (message := update.effective_message) is not None:
-        (context.user_data or {}).pop(("translate", message.chat_id), None)
-        await reply_to(message, views.note("Cancelled; nothing changed."))
-    return ConversationHandler.END
+async def translation_text(update: Update, context: Context, conversation: Conversation) -> None:
+    """The message after /translate ID LANG: the claim, then the summary."""
+    message, user, at = update.effective_message, update.effective_user, where(update)
+    if message is None or user is None or at is None:
+        return
+    ended = await telegram_mod_conversation.finish(context, at, TRANSLATION)
+    if ended is None or not await allowed(update, context):
+        return  # ended meanwhile (/cancel, perhaps on another worker), or no moderator now
+    target = (str(ended.data.get("entry_id", "")), str(ended.data.get("lang", "")))
+    await _translate(message, context, user, target, message.text or "")
 
 
 def _replied_text(message: Message) -> str:
@@ -423,29 +420,15 @@ async def import_document(update: Update, context: Context) -> None:
             await notify_askers(context, entry.id)
 
 
-@moderator_only
-async def nothing_to_cancel(update: Update, context: Context) -> None:
-    if (message := update.effective_message) is not None:
-        await reply_to(message, Reply().add("Nothing to cancel."))
-
-
-def _translate_conversation() -> ConversationHandler[Context]:
-    text = filters.TEXT & ~filters.COMMAND
-    return ConversationHandler(
-        entry_points=[CommandHandler("translate", translate_command)],
-        states={TRANSLATION_TEXT: [MessageHandler(text, translation_text)]},
-        fallbacks=[CommandHandler("cancel", cancel_translation)],
-        allow_reentry=True,
-    )
-
-
 def add_handlers(app: TelegramApp) -> None:
     """Register this module's handlers; called before the private-post handler."""
-    # Conversations first: while one runs, the moderator's next message belongs to it.
+    # A conversation waiting for the moderator's next message takes it before anything else.
+    steps = {**telegram_mod_new.STEPS, TRANSLATION: (filters.TEXT, translation_text)}
+    telegram_mod_conversation.add_handlers(app, steps)
     telegram_mod_new.add_handlers(app)
-    app.add_handler(_translate_conversation())
     commands: dict[str, Handler] = {
         "mod": mod_command,
+        "translate": translate_command,
         "edit": edit_command,
         "source": source_command,
         "variant": variant_command,
@@ -456,7 +439,6 @@ def add_handlers(app: TelegramApp) -> None:
         "find": find_command,
         "history": history_command,
         "export": export_command,
-        "cancel": nothing_to_cancel,
     }
     for name, callback in commands.items():
         app.add_handler(CommandHandler(name, callback))

@@ -2,8 +2,10 @@
 language → confirm), from scratch, from a post they reply /new to, or from a review-queue item's
 "new entry" button. /cancel at any step leaves the KB untouched.
 
-PTB's ConversationHandler owns the flow; the draft lives in the moderator's user_data, keyed by
-chat, so a moderator may write in a private chat and in the moderators' group independently.
+The draft and the step it waits at live in the database (handlers/telegram_mod_conversation.py),
+keyed by chat and moderator, so that any worker continues it and a moderator may write in a
+private chat and in the moderators' group independently. Text steps reach us through that
+module's router (STEPS); buttons and /skip check the step themselves.
 """
 
 from __future__ import annotations
@@ -11,83 +13,37 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-import time
-import warnings
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.constants import ChatType
-from telegram.ext import (
-    CallbackQueryHandler,
-    CommandHandler,
-    ConversationHandler,
-    MessageHandler,
-    filters,
-)
-from telegram.warnings import PTBUserWarning
+from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
-from handlers import render, telegram
+from handlers import render
 from handlers.i18n import LANGS, verdict_label
 from handlers.render import Reply
 from handlers.render_entries import short
 from handlers.telegram_context import Context, TelegramApp
 from handlers.telegram_mod_access import actor, allowed
+from handlers.telegram_mod_conversation import Steps, Where, finish, keep, waiting_at, where
 from handlers.telegram_notify import notify_askers
 from handlers.telegram_send import reply_to
 from kb import editing, queue, review
+from kb.conversations import Conversation
 from kb.errors import KbError
 from kb.lang import detect_language
 from kb.models import Verdict
 
 log = logging.getLogger(__name__)
 
-CLAIM, VERDICT, SUMMARY, SOURCES, LANG, CONFIRM = range(6)
-END = ConversationHandler.END
+CLAIM, VERDICT, SUMMARY = "new:claim", "new:verdict", "new:summary"
+SOURCES, LANG, CONFIRM = "new:sources", "new:lang", "new:confirm"
 FROM_QUEUE = r"^rq:new:(\d+)$"  # the review queue's "new entry" button
 VERDICT_BUTTON, LANG_BUTTON, CONFIRM_BUTTON = r"^new:v:(\w+)$", r"^new:l:(\w+)$", r"^new:ok:(\w+)$"
 CONFIRM_CHOICES = {"publish": "✅ Publish", "draft": "📝 Save as draft", "cancel": "✖️ Cancel"}
 LANG_CODE = re.compile(r"^[a-z]{2,3}$")
-DRAFT_IDLE = 30 * 60  # seconds a /new may wait for the moderator's next step
 
 
-def _key(chat_id: int) -> tuple[str, int]:
-    return ("new", chat_id)
-
-
-def _draft(context: Context, chat_id: int) -> editing.Draft | None:
-    """The moderator's draft in this chat; None once it sat idle for DRAFT_IDLE seconds."""
-    found = (context.user_data or {}).get(_key(chat_id))
-    if not isinstance(found, editing.Draft):
-        return None
-    now = time.monotonic()
-    if now - found.touched > DRAFT_IDLE:
-        _forget(context, chat_id)
-        return None
-    found.touched = now
-    return found
-
-
-async def _lapsed(update: Update, context: Context) -> int:
-    """A message for a /new that lapsed: say so, and check it as the post it probably is.
-
-    PTB's own conversation timeout needs its JobQueue, which this bot does not run.
-    """
-    message = update.effective_message
-    if message is not None:
-        minutes = round(DRAFT_IDLE / 60)
-        note = f"Your /new was idle for {minutes} minutes and has ended; nothing was saved."
-        await reply_to(message, Reply().add(note))
-        if message.chat.type == ChatType.PRIVATE:
-            await telegram.private_post(update, context)
-    return END
-
-
-def _keep(context: Context, chat_id: int, draft: editing.Draft) -> None:
-    if context.user_data is not None:
-        context.user_data[_key(chat_id)] = draft
-
-
-def _forget(context: Context, chat_id: int) -> None:
-    (context.user_data or {}).pop(_key(chat_id), None)
+async def _keep(context: Context, at: Where, step: str, draft: editing.Draft) -> None:
+    await keep(context, at, step, draft.to_json())
 
 
 def _buttons(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup:
@@ -96,75 +52,73 @@ def _buttons(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup:
     )
 
 
-async def _ask_verdict(message: Message, draft: editing.Draft) -> int:
+async def _ask_verdict(context: Context, at: Where, message: Message, draft: editing.Draft) -> None:
+    await _keep(context, at, VERDICT, draft)
     verdicts = [(verdict_label(v.value, "en"), f"new:v:{v.value}") for v in Verdict]
     reply = Reply().add("Claim: ", "b").add(short(draft.claim, 1500))
     reply.add("\n\nChoose the verdict (or send a new text to replace the claim; /cancel to stop).")
     await reply_to(message, reply, _buttons([verdicts[:3], verdicts[3:]]))
-    return VERDICT
 
 
 def _post_text(message: Message) -> str:
     return editing.phrasing(message.text or message.caption or "")
 
 
-async def new_command(update: Update, context: Context) -> int:
+async def new_command(update: Update, context: Context) -> None:
     """/new, /new CLAIM, or /new replying to a post (its text is the claim and a phrasing)."""
-    message = update.effective_message
-    if message is None or not await allowed(update, context):
-        return END
+    message, at = update.effective_message, where(update)
+    if message is None or at is None or not await allowed(update, context):
+        return
     draft = editing.Draft()
     replied = message.reply_to_message
     if replied is not None and (text := _post_text(replied)):
         draft.claim, draft.variants = text, [text]
     elif len(words := (message.text or "").split(maxsplit=1)) == 2:
         draft.claim = words[1].strip()
-    _keep(context, message.chat_id, draft)
     if draft.claim:
-        return await _ask_verdict(message, draft)
+        await _ask_verdict(context, at, message, draft)
+        return
+    await _keep(context, at, CLAIM, draft)  # a /new in progress starts over
     await reply_to(
         message, Reply().add("New entry. Send the claim: the rumour in a sentence or two.")
     )
-    return CLAIM
 
 
-async def new_from_queue(update: Update, context: Context) -> int:
+async def new_from_queue(update: Update, context: Context) -> None:
     """The queue's "new entry" button: the queued post is the claim and a first phrasing."""
-    query = update.callback_query
-    if query is None or not isinstance(query.message, Message):
-        return END
+    query, at = update.callback_query, where(update)
+    if query is None or at is None or not isinstance(query.message, Message):
+        return
     if not await allowed(update, context):
-        return END
+        return
     found = re.match(FROM_QUEUE, query.data or "")
     item_id = int(found.group(1)) if found else 0
     async with context.bot_data.kb.sessions() as session:
         item = await queue.get_item(session, item_id)
     if item is None or item.status != "open":
         await query.answer("This queue item is already closed.", show_alert=True)
-        return END
+        return
     await query.answer()
     text = editing.phrasing(item.text)
     draft = editing.Draft(claim=text, variants=[text], queue_item=item_id)
-    _keep(context, query.message.chat_id, draft)
-    return await _ask_verdict(query.message, draft)
+    await _ask_verdict(context, at, query.message, draft)
 
 
-async def got_claim(update: Update, context: Context) -> int:
-    message = update.effective_message
-    if message is None:
-        return END
-    if (draft := _draft(context, message.chat_id)) is None:
-        return await _lapsed(update, context)
+async def got_claim(update: Update, context: Context, conversation: Conversation) -> None:
+    message, at = update.effective_message, where(update)
+    if message is None or at is None:
+        return
+    draft = editing.Draft.from_json(conversation.data)
     if not (text := _post_text(message)):
         await reply_to(message, Reply().add("Send the claim as text, or /cancel."))
-        return CLAIM
+        return
     draft.claim = text
     if message.forward_origin is not None:  # a forwarded post is also how the rumour spreads
         draft.variants = [text]
-    return await _ask_verdict(message, draft)
+    await _ask_verdict(context, at, message, draft)
 
 
-async def _choice(update: Update, context: Context, pattern: str) -> tuple[str, Message] | None:
+async def _choice(update: Update, pattern: str) -> tuple[str, Message] | None:
     """The pressed button's value and its message, after closing the button's spinner."""
     query = update.callback_query
     if query is None or not isinstance(query.message, Message):
@@ -180,114 +134,137 @@ async def _close(message: Message, answer: str) -> None:
     await message.edit_text(reply.html(), reply_markup=None)
 
 
-async def got_verdict(update: Update, context: Context) -> int:
-    choice = await _choice(update, context, VERDICT_BUTTON)
-    if choice is None or (draft := _draft(context, choice[1].chat_id)) is None:
-        return END
-    value, question = choice
-    draft.verdict = editing.parse_verdict(value)
-    await _close(question, f"Verdict: {verdict_label(draft.verdict.value, 'en')}")
-    ask = "Send the summary: what is true, in two or three sentences."
-    await reply_to(question, Reply().add(ask))
-    return SUMMARY
+async def got_verdict(update: Update, context: Context) -> None:
+    async with waiting_at(update, context, VERDICT) as conversation:
+        at = where(update)
+        if conversation is None or at is None:
+            await stale_button(update, context)
+            return
+        if (choice := await _choice(update, VERDICT_BUTTON)) is None:
+            return
+        value, question = choice
+        draft = editing.Draft.from_json(conversation.data)
+        draft.verdict = editing.parse_verdict(value)
+        await _keep(context, at, SUMMARY, draft)
+        await _close(question, f"Verdict: {verdict_label(draft.verdict.value, 'en')}")
+        ask = "Send the summary: what is true, in two or three sentences."
+        await reply_to(question, Reply().add(ask))
 
 
-async def got_summary(update: Update, context: Context) -> int:
-    message = update.effective_message
-    if message is None:
-        return END
-    if (draft := _draft(context, message.chat_id)) is None:
-        return await _lapsed(update, context)
+async def got_summary(update: Update, context: Context, conversation: Conversation) -> None:
+    message, at = update.effective_message, where(update)
+    if message is None or at is None:
+        return
+    draft = editing.Draft.from_json(conversation.data)
     draft.summary = (message.text or "").strip()
+    await _keep(context, at, SOURCES, draft)
     ask = "Send the sources, one per line: a link, then its title. /skip if there are none."
     await reply_to(message, Reply().add(ask))
-    return SOURCES
 
 
-async def _ask_lang(message: Message, draft: editing.Draft) -> int:
+async def _ask_lang(context: Context, at: Where, message: Message, draft: editing.Draft) -> None:
+    await _keep(context, at, LANG, draft)
     guess = detect_language(f"{draft.claim} {draft.summary}")
     langs = [guess, *(lang for lang in LANGS if lang != guess)]
     reply = Reply().add(f"The entry's language? I guess {guess}. Or send a code such as fr.")
     await reply_to(message, reply, _buttons([[(lang, f"new:l:{lang}") for lang in langs]]))
-    return LANG
 
 
-async def got_sources(update: Update, context: Context) -> int:
-    message = update.effective_message
-    if message is None:
-        return END
-    if (draft := _draft(context, message.chat_id)) is None:
-        return await _lapsed(update, context)
+async def got_sources(update: Update, context: Context, conversation: Conversation) -> None:
+    message, at = update.effective_message, where(update)
+    if message is None or at is None:
+        return
+    draft = editing.Draft.from_json(conversation.data)
     try:
         sources = [
             editing.parse_source(line) for line in (message.text or "").splitlines() if line.strip()
         ]
     except editing.BadEdit as exc:
         await reply_to(message, Reply().add(f"{exc}. Send the sources again, or /skip."))
-        return SOURCES
+        return
     draft.sources = sources
-    return await _ask_lang(message, draft)
+    await _ask_lang(context, at, message, draft)
 
 
-async def skip_sources(update: Update, context: Context) -> int:
-    message = update.effective_message
-    if message is None:
-        return END
-    if (draft := _draft(context, message.chat_id)) is None:
-        return await _lapsed(update, context)
-    draft.sources = []
-    return await _ask_lang(message, draft)
+async def skip_sources(update: Update, context: Context) -> None:
+    """/skip at the sources step; anywhere else it does nothing."""
+    async with waiting_at(update, context, SOURCES) as conversation:
+        message, at = update.effective_message, where(update)
+        if conversation is None or message is None or at is None:
+            return
+        draft = editing.Draft.from_json(conversation.data)
+        draft.sources = []
+        await _ask_lang(context, at, message, draft)
 
 
-async def _preview(message: Message, draft: editing.Draft) -> int:
+async def _preview(context: Context, at: Where, message: Message, draft: editing.Draft) -> None:
     try:
         entry = draft.entry("preview")
     except KbError as exc:
+        await finish(context, at)
         await reply_to(message, Reply().add(f"{exc}. Start again with /new."))
-        return END
+        return
+    await _keep(context, at, CONFIRM, draft)
     reply = Reply().add("This is how the answer will read:", "i").add("\n\n")
     reply.parts.extend(render.rebuttal(entry, entry.lang, limit=3500).parts)
     choices = [(label, f"new:ok:{key}") for key, label in CONFIRM_CHOICES.items()]
     await reply_to(message, reply, _buttons([choices]))
-    return CONFIRM
 
 
-async def got_lang_button(update: Update, context: Context) -> int:
-    choice = await _choice(update, context, LANG_BUTTON)
-    if choice is None or (draft := _draft(context, choice[1].chat_id)) is None:
-        return END
-    draft.lang, question = choice
-    await _close(question, f"Language: {draft.lang}")
-    return await _preview(question, draft)
+async def got_lang_button(update: Update, context: Context) -> None:
+    async with waiting_at(update, context, LANG) as conversation:
+        at = where(update)
+        if conversation is None or at is None:
+            await stale_button(update, context)
+            return
+        if (choice := await _choice(update, LANG_BUTTON)) is None:
+            return
+        draft = editing.Draft.from_json(conversation.data)
+        draft.lang, question = choice
+        await _close(question, f"Language: {draft.lang}")
+        await _preview(context, at, question, draft)
 
 
-async def got_lang_text(update: Update, context: Context) -> int:
-    message = update.effective_message
-    if message is None:
-        return END
-    if (draft := _draft(context, message.chat_id)) is None:
-        return await _lapsed(update, context)
+async def got_lang_text(update: Update, context: Context, conversation: Conversation) -> None:
+    message, at = update.effective_message, where(update)
+    if message is None or at is None:
+        return
+    draft = editing.Draft.from_json(conversation.data)
     code = (message.text or "").strip().lower()
     if not LANG_CODE.match(code):
         await reply_to(
             message, Reply().add("Send a two- or three-letter code such as en, or /cancel.")
         )
-        return LANG
+        return
     draft.lang = code
-    return await _preview(message, draft)
+    await _preview(context, at, message, draft)
 
 
-async def confirmed(update: Update, context: Context) -> int:
+async def confirmed(update: Update, context: Context) -> None:
     """Publish or save the draft; a queue item it came from is answered with it."""
-    choice = await _choice(update, context, CONFIRM_BUTTON)
+    async with waiting_at(update, context, CONFIRM) as waiting:
+        at, user = where(update), update.effective_user
+        # Taken out of the database at once: a second press, here or on another worker, finds
+        # nothing and creates no second entry.
+        ended = await finish(context, at, CONFIRM) if waiting and at else None
+        if ended is None or user is None:
+            await stale_button(update, context)
+            return
+        if (choice := await _choice(update, CONFIRM_BUTTON)) is None:
+            return
+        value, question = choice
+        if value not in ("publish", "draft") or not await allowed(update, context):
+            await _close(question, "Cancelled; nothing changed.")
+            return
+        await _create(update, context, editing.Draft.from_json(ended.data), value, question)
+
+
+async def _create(
+    update: Update, context: Context, draft: editing.Draft, value: str, question: Message
+) -> None:
     user = update.effective_user
-    if choice is None or user is None or (draft := _draft(context, choice[1].chat_id)) is None:
-        return END
-    value, question = choice
-    _forget(context, question.chat_id)
-    if value not in ("publish", "draft") or not await allowed(update, context):
-        await _close(question, "Cancelled; nothing changed.")
-        return END
+    if user is None:
+        return
     who = actor(user)
     kb = context.bot_data.kb
     try:
@@ -296,7 +273,7 @@ async def confirmed(update: Update, context: Context) -> int:
             await session.commit()
     except KbError as exc:
         await _close(question, f"Nothing saved: {exc}. Start again with /new.")
-        return END
+        return
     if draft.queue_item is not None:
         # As the queue's attach button does: the item's whole group becomes phrasings, and a
         # "not this" becomes a counter-example of the entry that was wrongly offered.
@@ -308,48 +285,6 @@ async def confirmed(update: Update, context: Context) -> int:
     if told:
         done += f" Told {told} who asked."
     await _close(question, done + f" /show {entry.id}")
-    return END
-
-
-async def cancel(update: Update, context: Context) -> int:
-    if (message := update.effective_message) is not None:
-        _forget(context, message.chat_id)
-        await reply_to(message, Reply().add("Cancelled; nothing changed."))
-    return END
-
-
-def conversation() -> ConversationHandler[Context]:
-    text = filters.TEXT & ~filters.COMMAND
-    with warnings.catch_warnings():
-        # The buttons belong to the moderator's conversation in this chat, not to one message:
-        # exactly the per_message=False tracking PTB warns about.
-        warnings.filterwarnings(
-            "ignore", r"If 'per_message=False', 'CallbackQueryHandler'", PTBUserWarning
-        )
-        return ConversationHandler(
-            entry_points=[
-                CommandHandler("new", new_command),
-                CallbackQueryHandler(new_from_queue, FROM_QUEUE),
-            ],
-            states={
-                CLAIM: [
-                    MessageHandler((filters.TEXT | filters.CAPTION) & ~filters.COMMAND, got_claim)
-                ],
-                VERDICT: [
-                    CallbackQueryHandler(got_verdict, VERDICT_BUTTON),
-                    MessageHandler(text, got_claim),
-                ],
-                SUMMARY: [MessageHandler(text, got_summary)],
-                SOURCES: [MessageHandler(text, got_sources), CommandHandler("skip", skip_sources)],
-                LANG: [
-                    CallbackQueryHandler(got_lang_button, LANG_BUTTON),
-                    MessageHandler(text, got_lang_text),
-                ],
-                CONFIRM: [CallbackQueryHandler(confirmed, CONFIRM_BUTTON)],
-            },
-            fallbacks=[CommandHandler("cancel", cancel)],
-            allow_reentry=True,
-        )
 
 
 async def stale_button(update: Update, context: Context) -> None:
@@ -358,6 +293,23 @@ async def stale_button(update: Update, context: Context) -> None:
         await query.answer("This question is closed; start again with /new.")
 
 
+_TEXT = filters.TEXT & ~filters.COMMAND
+# Which messages each step takes (through the conversation router), and who handles them.
+STEPS: Steps = {
+    CLAIM: ((filters.TEXT | filters.CAPTION) & ~filters.COMMAND, got_claim),
+    VERDICT: (_TEXT, got_claim),  # a better wording of the claim
+    SUMMARY: (_TEXT, got_summary),
+    SOURCES: (_TEXT, got_sources),
+    LANG: (_TEXT, got_lang_text),
+}
+
+
 def add_handlers(app: TelegramApp) -> None:
-    app.add_handler(conversation())
+    """/new's entry points, buttons and /skip; its text steps are in STEPS."""
+    app.add_handler(CommandHandler("new", new_command))
+    app.add_handler(CommandHandler("skip", skip_sources))
+    app.add_handler(CallbackQueryHandler(new_from_queue, FROM_QUEUE))
+    app.add_handler(CallbackQueryHandler(got_verdict, VERDICT_BUTTON))
+    app.add_handler(CallbackQueryHandler(got_lang_button, LANG_BUTTON))
+    app.add_handler(CallbackQueryHandler(confirmed, CONFIRM_BUTTON))
     app.add_handler(CallbackQueryHandler(stale_button, r"^new:"))

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -95,7 +94,35 @@ class Draft:
     lang: str = ""
     variants: list[str] = field(default_factory=list)
     queue_item: int | None = None  # started from this review-queue item
-    touched: float = field(default_factory=time.monotonic)  # the moderator's last step
+
+    def to_json(self) -> dict[str, Any]:
+        """The draft as JSON-ready data, so that any worker can continue it."""
+        return {
+            "claim": self.claim,
+            "verdict": self.verdict.value if self.verdict is not None else None,
+            "summary": self.summary,
+            "sources": [s.model_dump(mode="json") for s in self.sources],
+            "lang": self.lang,
+            "variants": list(self.variants),
+            "queue_item": self.queue_item,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Draft:
+        """A draft from to_json()'s data; BadEdit when the data is not a draft."""
+        try:
+            verdict, queue_item = data.get("verdict"), data.get("queue_item")
+            return cls(
+                claim=str(data.get("claim", "")),
+                verdict=Verdict(verdict) if verdict is not None else None,
+                summary=str(data.get("summary", "")),
+                sources=[SourceIn.model_validate(s) for s in data.get("sources", [])],
+                lang=str(data.get("lang", "")),
+                variants=[str(v) for v in data.get("variants", [])],
+                queue_item=int(queue_item) if queue_item is not None else None,
+            )
+        except (ValueError, TypeError, AttributeError) as exc:  # ValidationError too
+            raise BadEdit(f"not a saved draft: {exc}") from exc
 
     def entry(self, entry_id: str, status: Status = Status.PUBLISHED) -> EntryIn:
         """The draft as an entry; BadEdit names what is missing or wrong."""

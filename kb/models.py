@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint, text
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -199,3 +199,16 @@ class BlockedUser(SQLModel, table=True):
     user_id: str = Field(max_length=64)
     blocked_by: str = Field(default="", max_length=120)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class Conversation(SQLModel, table=True):
+    """A moderator's unfinished /new or /translate in one chat (see kb/conversations.py).
+
+    Here rather than in one worker's memory, so that any worker continues it.
+    """
+
+    chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    step: str = Field(max_length=32)
+    data: str = Field(sa_column=Column(Text, nullable=False))  # JSON
+    updated_at: datetime = Field(default_factory=utcnow)  # the moderator's last step

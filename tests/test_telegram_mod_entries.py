@@ -162,6 +162,7 @@ async def test_variant_and_media_need_a_replied_post(telegram: TelegramHarness) 
 async def test_media_attaches_a_photo_that_then_matches(telegram: TelegramHarness) -> None:
     await start(telegram)
     photo = telegram.api.photo_with_caption(MIRA, "", "CONVOY-PHOTO")
+    await telegram.api.wait_for_sent_to(MIRA["id"], timeout=15)  # the photo's own answer first
     done = await reply(telegram, MIRA, f"/media {CONVOY}", photo["message"])
     assert done.plain_text == f"{CONVOY}: media attached."
 

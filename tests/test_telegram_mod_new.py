@@ -6,6 +6,7 @@ The real bot over HTTP against tests/telegram_api.py's Bot API stand-in, on the 
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 import pytest
 
@@ -13,9 +14,9 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")  # PTB 22 warns on RetryAfter wit
 
 from sqlmodel import select
 
-from handlers.telegram_mod_new import DRAFT_IDLE
+from handlers.telegram_mod_conversation import IDLE
 from kb import roles, store
-from kb.models import AuditLog, Entry, QueueItem, Status
+from kb.models import AuditLog, Conversation, Entry, QueueItem, Status
 from kb.queue import open_items
 from tests.conftest import TelegramHarness
 from tests.telegram_api import SentMessage, user
@@ -67,15 +68,19 @@ async def next_message(telegram: TelegramHarness, chat_id: int, after: int) -> S
     return message
 
 
-async def answer_the_rest(telegram: TelegramHarness, question: SentMessage, choice: str) -> None:
-    """From the verdict question on: false, the summary, no sources, English, then `choice`."""
+async def preview_after(telegram: TelegramHarness, question: SentMessage) -> SentMessage:
+    """From the verdict question to the preview: false, the summary, no sources, English."""
     sent = len(telegram.api.sent)
     await press(telegram, MIRA, question, "new:v:false")
     await next_message(telegram, MIRA["id"], sent)
     await say(telegram, MIRA, SUMMARY)
     await say(telegram, MIRA, "/skip")
-    preview = await say(telegram, MIRA, "en")
-    await press(telegram, MIRA, preview, f"new:ok:{choice}")
+    return await say(telegram, MIRA, "en")
+
+
+async def answer_the_rest(telegram: TelegramHarness, question: SentMessage, choice: str) -> None:
+    """From the verdict question on, then `choice` on the preview."""
+    await press(telegram, MIRA, await preview_after(telegram, question), f"new:ok:{choice}")
 
 
 async def test_a_new_entry_answers_the_next_paraphrase_in_another_language(
@@ -177,8 +182,12 @@ async def test_an_idle_new_lapses_and_the_next_message_is_checked_as_a_post(
 ) -> None:
     await start(telegram)
     await say(telegram, MIRA, "/new")
-    draft = telegram.app.user_data[MIRA["id"]][("new", MIRA["id"])]
-    draft.touched -= DRAFT_IDLE + 1  # half an hour away from the phone
+    async with telegram.kb.sessions() as session:  # half an hour away from the phone
+        waiting = await session.get(Conversation, (MIRA["id"], MIRA["id"]))
+        assert waiting is not None
+        waiting.updated_at -= timedelta(seconds=IDLE + 1)
+        session.add(waiting)
+        await session.commit()
 
     before = len(telegram.api.sent)
     telegram.api.private_text(MIRA, POST)
@@ -215,3 +224,21 @@ async def test_new_from_a_queue_item_answers_the_item(telegram: TelegramHarness)
     telegram.api.callback_query(MIRA, card, f"rq:new:{item.id}")
     await telegram.api.wait_for_calls("answerCallbackQuery", n=answers + 1, timeout=10)
     assert telegram.api.callback_answers[-1]["text"] == "This queue item is already closed."
+
+
+async def test_a_double_tapped_publish_creates_one_entry(telegram: TelegramHarness) -> None:
+    await start(telegram)
+    await say(telegram, MIRA, "/new")
+    preview = await preview_after(telegram, await say(telegram, MIRA, CLAIM))
+
+    answers = len(telegram.api.calls_to("answerCallbackQuery"))
+    telegram.api.callback_query(MIRA, preview, "new:ok:publish")  # handled at once, in turn
+    telegram.api.callback_query(MIRA, preview, "new:ok:publish")
+    await telegram.api.wait_for_calls("answerCallbackQuery", n=answers + 2, timeout=10)
+    await telegram.settle()
+
+    closed = "This question is closed; start again with /new."
+    assert [a.get("text") for a in telegram.api.callback_answers[-2:]].count(closed) == 1
+    async with telegram.kb.sessions() as session:
+        created = (await session.exec(select(Entry.id))).all()
+    assert [i for i in created if i.startswith(NEW_ID)] == [NEW_ID]
