@@ -36,7 +36,9 @@ class Rows:
     x: np.ndarray  # features of each (post, candidate) pair
     pairs: np.ndarray  # the pair head's input for each row
     y: np.ndarray  # is the candidate the post's entry
-    leaders: list[tuple[int, bool, bool, int]]  # (row, right, has an entry, words) per post
+    # per post: (its rows by ranking score, has an entry, words, the front-runners are in the
+    # post's language): Matcher.scored re-sorts by probability when they are not
+    leaders: list[tuple[list[int], bool, int, bool]]
 
 
 async def collect(name: str, top: int, cal: Calibration) -> Rows:
@@ -46,13 +48,13 @@ async def collect(name: str, top: int, cal: Calibration) -> Rows:
         matcher.calibration = cal
         for post in load_posts(name):
             ev, ranked = matcher.scored(clean_post(post.text), top=top)
-            for position, (index, features, _) in enumerate(ranked):
+            first = len(rows)
+            for index, features, _ in ranked:
                 rows.append(features)
                 pairs.append(matcher.pair_vector(ev, index))
                 labels.append(ev.entry_ids[index] == post.expected)
-                if position == 0:
-                    right = ev.entry_ids[index] == post.expected
-                    leaders.append((len(rows) - 1, right, post.expected is not None, ev.words))
+            own = list(range(first, len(rows)))
+            leaders.append((own, post.expected is not None, ev.words, ev.same_language))
     return Rows(np.array(rows), np.array(pairs), np.array(labels), leaders)
 
 
@@ -70,14 +72,16 @@ def with_pair_scores(rows: Rows, weights: np.ndarray, bias: float) -> np.ndarray
 
 
 def operating_point(cal: Calibration, rows: Rows, threshold: float) -> tuple[float, float, int]:
-    """Precision, recall and false alarms of answering at `threshold`."""
-    answered = [
-        (right, positive)
-        for i, right, positive, words in rows.leaders
-        if cal.probability(rows.x[i]) >= threshold and words >= cal.min_words_to_answer
-    ]
+    """Precision, recall and false alarms of answering at `threshold`, as Matcher.match does."""
+    answered = []
+    for own, positive, words, same_language in rows.leaders:
+        if not own or words < cal.min_words_to_answer:
+            continue
+        i = own[0] if same_language else max(own, key=lambda j: cal.probability(rows.x[j]))
+        if cal.probability(rows.x[i]) >= threshold:
+            answered.append((bool(rows.y[i]), positive))
     right = sum(r for r, _ in answered)
-    positives = sum(1 for _, _, positive, _ in rows.leaders if positive)
+    positives = sum(1 for _, positive, _, _ in rows.leaders if positive)
     alarms = sum(1 for _, positive in answered if not positive)
     return right / max(1, len(answered)), right / max(1, positives), alarms
 
@@ -128,7 +132,13 @@ def fit_model(x: np.ndarray, y: np.ndarray, kind: str, c: float) -> Calibration:
 
 
 def fit_all(
-    fit: list[Rows], tune: Rows, pair_c: float, c: float, target: float, kind: str
+    fit: list[Rows],
+    tune: Rows,
+    pair_c: float,
+    c: float,
+    target: float,
+    kind: str,
+    tune_ranking: Calibration,
 ) -> tuple[Calibration, float, float]:
     """Pair head, then the calibration over out-of-fold pair scores, then the threshold."""
     pair_w, pair_b = fit_pair_head(fit, pair_c)
@@ -141,7 +151,11 @@ def fit_all(
     x = np.vstack(xs)
     y = np.concatenate([r.y for r in fit])
     cal = replace(
-        fit_model(x, y, kind, c), pair_weights=tuple(float(w) for w in pair_w), pair_bias=pair_b
+        fit_model(x, y, kind, c),
+        pair_weights=tuple(float(w) for w in pair_w),
+        pair_bias=pair_b,
+        rank_lexical=tune_ranking.rank_lexical,
+        rank_bm25=tune_ranking.rank_bm25,
     )
     scored = Rows(with_pair_scores(tune, pair_w, pair_b), tune.pairs, tune.y, tune.leaders)
     answer_at, recall = 0.99, 0.0
@@ -179,7 +193,7 @@ def main() -> None:
     best: tuple[float, float, Calibration, float] | None = None
     for pair_c in args.pair_c:
         cal, answer_at, recall = fit_all(
-            fit, tune, pair_c, args.c, args.target_precision, args.model
+            fit, tune, pair_c, args.c, args.target_precision, args.model, blank
         )
         print(f"pair C {pair_c}: {args.tune} recall {recall:.3f} at answer_at {answer_at}")
         if best is None or recall > best[0]:
@@ -208,6 +222,7 @@ def main() -> None:
         "answer_at": answer_at,
         "ask_at": min(0.5, answer_at),
         "rank_lexical": cal.rank_lexical,
+        "rank_bm25": cal.rank_bm25,
         "min_words_to_answer": cal.min_words_to_answer,
         "pair_bias": pair_b,
         "pair_weights": [round(float(w), 6) for w in pair_w],

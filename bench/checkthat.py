@@ -1,19 +1,25 @@
 """The product's matcher on CLEF CheckThat! claim retrieval (2020, 2021 2A, 2022 2A, English).
 
     python bench/checkthat.py --embed       # once, in the background: fills the vector caches
-    python bench/checkthat.py [--editions 2020 2021 2022]
+    python bench/checkthat.py [--editions 2020 2021 2022] [--variants]
 
-Imports each edition's verified claims as KB entries (claim = vclaim, summary = title), ranks
-them for every tweet with the product's `Matcher`, writes TREC runs under
-bench/out/checkthat-runs/ and scores them as ../shared/bench/score.py does in official mode,
-beside the organisers' BM25 baseline (../shared/bench/bm25_baseline.py) and ranking variants
-built from the matcher's primitives (bench/checkthat_rank.py). Also counts how often the bot
-would answer a test tweet outright, and how often that answer is right. Writes the results
-to bench/out/checkthat.md and prints them.
+Imports each edition's verified claims as KB entries (claim = vclaim, summary = title; the
+headline KB also has the title, subtitle and "vclaim title" as claim variants), ranks them for
+every tweet with the product's `Matcher.match`, writes TREC runs under bench/out/checkthat-runs/
+and scores them as ../shared/bench/score.py does in official mode, beside the organisers' BM25
+baseline (../shared/bench/bm25_baseline.py) and the plain dense ranking. Also counts how often
+the bot would answer a tweet outright at its own threshold, and how often that answer is
+right. Writes the results to bench/out/checkthat.md and prints them. About 10 minutes.
+
+`--variants` adds the exploratory ranking variants over candidate pools
+(bench/checkthat_rank.py): about 50 minutes on a first run (pools are kept in
+bench/out/checkthat-pools/ until kb/ changes), 20 later. The matcher's ranking weights come
+from bench/checkthat_tune.py.
 
 Vectors come from caches under bench/out/ (claim texts in bench/latency.py's cache, tweets in
 one of their own). `--embed` fills them: about 40 minutes on two cores for the 2021/2022
-claims, their subtitles and the tweets; the benchmark then embeds nothing.
+claims, their subtitles, "claim + title" texts and the tweets; the benchmark then embeds
+nothing.
 
 Tuning uses only the 800 tweets of the 2020 train split (the same tweets open the 2021/2022
 train split) and picks variants on the 197 tweets of 2020 dev (the rest of that train split).
@@ -54,7 +60,6 @@ from bench.checkthat_data import (
     score,
     splits_of,
 )
-from bench.checkthat_fused import ranking_score
 from bench.checkthat_rank import (
     FIELDS,
     Collection,
@@ -76,15 +81,10 @@ from kb.text import clean_post
 RUNS = CACHE / "checkthat-runs"
 POOLS = CACHE / "checkthat-pools"
 ROOT = Path(__file__).resolve().parent.parent
-# What the candidate pools depend on besides the data and the vector caches.
-POOL_CODE = (
-    "kb/text.py",
-    "kb/matcher.py",
-    "kb/lexical.py",
-    "kb/background.py",
-    "bench/checkthat_rank.py",
-    "bench/checkthat_data.py",
-)
+# What the candidate pools depend on besides the data and the vector caches: the product's
+# text handling, and POOL_FORMAT, to be raised whenever Collection.pool or QueryMode changes.
+POOL_CODE = ("kb/text.py", "kb/matcher.py", "kb/lexical.py", "kb/background.py")
+POOL_FORMAT = 1
 REPORT = CACHE / "checkthat.md"
 METRICS = ("MAP@1", "MAP@3", "MAP@5", "MRR")
 PUBLISHED = {  # test MAP@5, ../shared/bench/README.md
@@ -103,9 +103,14 @@ FIELD_SETS = {
     "all": FIELDS,
 }
 KEPT = {"dense CSLS"}  # the only family run on every field set
-# The variant FusedMatcher (the recommended kb/matcher.py change) takes its weight from.
-RECOMMENDED = "dense + BM25 + char n-grams [all; product]"
-FUSED = "product matcher + BM25 (bench FusedMatcher), all fields as claim variants"
+# The product's KB for CheckThat!: claim = vclaim, rebuttal summary = title, and the title,
+# subtitle and "vclaim title" as extra claim phrasings (as an editor would add variants).
+CLAIM_VARIANTS = ("title", "subtitle", "concat")
+PRODUCT = "product matcher"
+PRODUCT_AS_IS = "product matcher, KB as is (vclaim only as claim)"
+DENSE = "dense only (product matcher, CSLS ranking)"
+BM25 = "BM25 (organisers' baseline, our re-implementation)"
+HEADLINE = (PRODUCT, PRODUCT_AS_IS, DENSE, BM25)
 MODES = {
     "product": QueryMode(),
     "no pics": QueryMode(pics=True),
@@ -190,26 +195,19 @@ def score_file(path: Path, split: Split) -> dict[str, float]:
     return {m: means[m] for m in METRICS}
 
 
-def product_run(
-    matcher: Matcher, split: Split
-) -> tuple[dict[str, list[str]], dict[str, list[str]], Answers]:
-    """Rank with match() and with the ranking score alone; count the decisions.
+def product_run(matcher: Matcher, split: Split) -> tuple[dict[str, list[str]], Answers]:
+    """Rank with match() and count its decisions.
 
-    match() returns five candidates, re-sorted by calibrated probability; ranks after them
-    follow the matcher's ranking score (CSLS + rank_lexical * char n-grams), which alone
-    gives the second run.
+    match() returns five candidates; ranks after them follow the same ranking score.
     """
-    resorted: dict[str, list[str]] = {}
-    plain: dict[str, list[str]] = {}
+    ranked: dict[str, list[str]] = {}
     answers = Answers()
     for qid, text in split.queries:
         result = matcher.match(text, top=5)
-        post = clean_post(text)
-        ev = matcher.evidence(post)
-        order = np.argsort(-ranking_score(matcher, ev, post), kind="stable")[:1000]
-        plain[qid] = [ev.entry_ids[i] for i in order]
+        ev = matcher.evidence(clean_post(text))
+        order = np.argsort(-ev.rank, kind="stable")[:1000]
         head = [c.entry_id for c in result.candidates]
-        resorted[qid] = list(dict.fromkeys([*head, *plain[qid]]))[:1000]
+        ranked[qid] = list(dict.fromkeys([*head, *(ev.entry_ids[i] for i in order)]))[:1000]
         gold = split.gold.get(qid, set())
         answers.tweets += 1
         answers.with_gold += bool(gold)
@@ -219,7 +217,7 @@ def product_run(
         elif result.decision is Decision.ASK:
             answers.asked += 1
             answers.asked_right += result.entry_id in gold
-    return resorted, plain, answers
+    return ranked, answers
 
 
 # --- variants over the candidate pools -----------------------------------------------------
@@ -227,7 +225,7 @@ def product_run(
 
 def pools_of(collection: Collection, split: Split, mode: QueryMode, key: str) -> list[Pool]:
     """Candidate pools, kept under bench/out/ until the code that computes them changes."""
-    path = POOLS / f"{key}-{code_hash(POOL_CODE)}.pkl"
+    path = POOLS / f"{key}-{POOL_FORMAT}-{code_hash(POOL_CODE)}.pkl"
     if path.exists():
         with path.open("rb") as f:
             cached: list[Pool] = pickle.load(f)  # noqa: S301  (our own cache file)
@@ -311,7 +309,9 @@ class EditionResult:
     timings: dict[str, float]
 
 
-def run_edition(edition: str, embedder: CachedQueries, scores: Scores) -> EditionResult:
+def run_edition(
+    edition: str, embedder: CachedQueries, scores: Scores, variants: bool
+) -> EditionResult:
     timings: dict[str, float] = {}
     chosen: dict[str, str] = {}
     answers: dict[str, Answers] = {}
@@ -335,12 +335,40 @@ def run_edition(edition: str, embedder: CachedQueries, scores: Scores) -> Editio
         scores.add(
             edition,
             name,
-            "BM25 (organisers' baseline)",
+            BM25,
             score_file(out / f"{name}.bm25.run", split),
         )
     timings["bm25"] = time.perf_counter() - started
 
-    # Variants over candidate pools, tuned on `tune`.
+    # The product: match() over the edition's claims, on the reported splits.
+    started = time.perf_counter()
+    for label, matcher in (
+        (PRODUCT, collection.product_matcher(CLAIM_VARIANTS)),
+        (PRODUCT_AS_IS, collection.product_matcher()),
+        (DENSE, collection.product_matcher(CLAIM_VARIANTS, ranking=(0.0, 0.0))),
+    ):
+        for name, split in reported.items():
+            run, answers[f"{label} / {name}"] = product_run(matcher, split)
+            tag = re.sub(r"\W+", "_", label)
+            write_run(out / f"{name}.{tag}.run", run, "product")
+            scores.add(edition, name, label, score_file(out / f"{name}.{tag}.run", split))
+            embedder.save()
+    timings["product"] = time.perf_counter() - started
+    if variants:
+        timings["variants"] = pooled_variants(edition, collection, splits, embedder, scores, chosen)
+    return EditionResult(scores, answers, chosen, timings)
+
+
+def pooled_variants(
+    edition: str,
+    collection: Collection,
+    splits: dict[str, Split],
+    embedder: CachedQueries,
+    scores: Scores,
+    chosen: dict[str, str],
+) -> float:
+    """Ranking variants over candidate pools, tuned on `tune`; returns the seconds spent."""
+    out = RUNS / edition
     started = time.perf_counter()
     for mode_name, mode in MODES.items():
         pools = {
@@ -371,37 +399,7 @@ def run_edition(edition: str, embedder: CachedQueries, scores: Scores) -> Editio
             tag = re.sub(r"\W+", "_", f"learned-{mode_name}")
             write_run(out / f"{name}.{tag}.run", run, tag)
             scores.add(edition, name, variant, score_file(out / f"{name}.{tag}.run", split))
-    timings["variants"] = time.perf_counter() - started
-
-    # The product: match() on a KB built as KnowledgeBase.import_entries would; then KBs with
-    # more claim variants; then those with the recommended ranking (bench FusedMatcher).
-    started = time.perf_counter()
-    product_splits = {k: v for k, v in splits.items() if k != "tune"}
-    weights = dict(part.split("=") for part in chosen[RECOMMENDED].split(", "))
-    fused = (float(weights["w_bm25"]), float(weights["w_lex"]))
-    variants = ("title", "subtitle", "concat")
-    for label, matcher in (
-        ("product matcher", collection.product_matcher()),
-        ("product matcher, title as claim variant", collection.product_matcher(["title"])),
-        ("product matcher, all fields as claim variants", collection.product_matcher(variants)),
-        (FUSED, collection.product_matcher(variants, fused)),
-        (f"{FUSED}, no re-sort", collection.product_matcher(variants, fused, 0.0)),
-    ):
-        for name, split in product_splits.items():
-            resorted, plain, ans = product_run(matcher, split)
-            answers[f"{label} / {name}"] = ans
-            runs = [(label, resorted)]
-            if "no re-sort" not in label:
-                runs.append((f"{label}, ranking score only", plain))
-            for variant, run in runs:
-                tag = re.sub(r"\W+", "_", variant)
-                write_run(out / f"{name}.{tag}.run", run, "product")
-                scores.add(edition, name, variant, score_file(out / f"{name}.{tag}.run", split))
-            embedder.save()
-    for label in (FUSED, f"{FUSED}, no re-sort"):
-        chosen[label] = f"{chosen[RECOMMENDED]} (from {RECOMMENDED})"
-    timings["product"] = time.perf_counter() - started
-    return EditionResult(scores, answers, chosen, timings)
+    return time.perf_counter() - started
 
 
 # --- report -------------------------------------------------------------------------------
@@ -455,7 +453,7 @@ def report(editions: Sequence[str], results: dict[str, EditionResult], command: 
         f"Code measured: {code_version()}  ",
         f"Date: {time.strftime('%Y-%m-%d')}; scoring: ../shared/bench/score.py, official mode.",
         "",
-        "### Test MAP@5 beside published results",
+        "### Test MAP@5 beside published results (dev in brackets)",
         "",
         "| system | " + " | ".join(editions) + " |",
         "|---|" + "---|" * len(editions),
@@ -463,8 +461,33 @@ def report(editions: Sequence[str], results: dict[str, EditionResult], command: 
     for key in ("target", "best team", "organisers' BM25"):
         published = " | ".join(f"{PUBLISHED[e][key]:.3f}" for e in editions)
         lines.append(f"| {key} (published) | {published} |")
+    for v in HEADLINE:
+        cells = [f"{cell(e, 'test', v)} ({cell(e, 'dev', v)})" for e in editions]
+        lines.append(f"| {v} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "### Test split, every official measure",
+        "",
+        "| edition | system | MAP@1 | MAP@3 | MAP@5 | MRR |",
+        "|---|---|---|---|---|---|",
+    ]
+    for e in editions:
+        for v in HEADLINE:
+            lines.append(
+                f"| {e} | {v} | " + " | ".join(cell(e, "test", v, m) for m in METRICS) + " |"
+            )
+        for key in ("best team", "organisers' BM25"):
+            lines.append(f"| {e} | {key} (published) | – | – | {PUBLISHED[e][key]:.3f} | – |")
     variants = list(dict.fromkeys(v for r in results.values() for (_, _, v) in r.scores.rows))
-    variants.sort(key=lambda v: (not v.startswith("product matcher"), not v.startswith("BM25")))
+    variants = [v for v in variants if v not in HEADLINE]
+    if variants:
+        lines += [
+            "",
+            "### Test MAP@5, every pooled variant (`--variants`)",
+            "",
+            "| variant | " + " | ".join(editions) + " |",
+            "|---|" + "---|" * len(editions),
+        ]
     for v in variants:
         lines.append(f"| {v} | " + " | ".join(cell(e, "test", v) for e in editions) + " |")
     for e in editions:
@@ -486,7 +509,7 @@ def report(editions: Sequence[str], results: dict[str, EditionResult], command: 
             + " | test MAP@1 | test MAP@3 | test MRR | dev MAP@1 | dev MAP@3 | dev MRR |",
             "|---|---|" + "---|" * (len(splits) + 6),
         ]
-        for v in variants:
+        for v in [*HEADLINE, *variants]:
             if (e, "test", v) not in results[e].scores.rows:
                 continue
             values = [cell(e, s, v) for s in splits] + [
@@ -514,13 +537,15 @@ def report(editions: Sequence[str], results: dict[str, EditionResult], command: 
         "",
         "### Time (seconds)",
         "",
-        "| edition | index | BM25 | product | variants |",
+        "| edition | index build | BM25 baseline | product matchers | pooled variants |",
         "|---|---|---|---|---|",
     ]
     for e in editions:
         t = results[e].timings
-        cells = " | ".join(f"{t[k]:.0f}" for k in ("index", "bm25", "product", "variants"))
-        lines.append(f"| {e} | {cells} |")
+        spent = " | ".join(
+            f"{t[k]:.0f}" if k in t else "–" for k in ("index", "bm25", "product", "variants")
+        )
+        lines.append(f"| {e} | {spent} |")
     return "\n".join(lines) + "\n"
 
 
@@ -547,6 +572,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--editions", nargs="+", choices=list(EDITIONS), default=list(EDITIONS))
     parser.add_argument("--embed", action="store_true", help="only fill the vector caches")
+    parser.add_argument(
+        "--variants",
+        action="store_true",
+        help="also the ranking variants over candidate pools (first run about 50 minutes)",
+    )
     args = parser.parse_args(argv)
     embedder = CachedQueries()
     if args.embed:
@@ -555,11 +585,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     results: dict[str, EditionResult] = {}
     for edition in args.editions:
         started = time.perf_counter()
-        results[edition] = run_edition(edition, embedder, Scores())
+        results[edition] = run_edition(edition, embedder, Scores(), args.variants)
         embedder.save()
         print(f"{edition}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
-    command = "python bench/checkthat.py" + (
-        f" --editions {' '.join(args.editions)}" if args.editions != list(EDITIONS) else ""
+    command = (
+        "python bench/checkthat.py"
+        + (f" --editions {' '.join(args.editions)}" if args.editions != list(EDITIONS) else "")
+        + (" --variants" if args.variants else "")
     )
     text = report(args.editions, results, command)
     REPORT.write_text(text, encoding="utf-8")

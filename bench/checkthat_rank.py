@@ -1,8 +1,9 @@
 """Ranking variants for bench/checkthat.py, built from the matcher's own primitives.
 
 Every variant ranks the same candidate pool: per tweet, the union of the first POOL claims of
-the dense ranking (CSLS, best field) and of BM25 (best field). Ranks past the pool follow the
-dense order; they only move MRR, and only for a gold claim neither side ranks in its top 100.
+each field's dense (CSLS) and BM25 rankings and of the best-field dense ranking. Ranks past
+the pool follow the best-field dense order; they only move MRR, and only for a gold claim
+that no signal ranks in its top 100.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import numpy as np
 import numpy.typing as npt
 
 from bench.checkthat_data import Claim, bm25_baseline, passage_vectors
-from bench.checkthat_fused import FusedMatcher
 from kb.background import Background
 from kb.calibration import Calibration
 from kb.embed import Embedder, Matrix
@@ -105,14 +105,10 @@ class Collection:
         self.bm25 = {f: bm25_baseline.LuceneField(ts) for f, ts in texts.items()}
 
     def product_matcher(
-        self,
-        variants: Sequence[str] = (),
-        fused: tuple[float, float] | None = None,
-        resort_within: float = np.inf,
-        bm25_scale: str = "max",
+        self, variants: Sequence[str] = (), ranking: tuple[float, float] | None = None
     ) -> Matcher:
         """The product's index: claim = vclaim, summary = title, plus the fields in `variants`
-        as claim variants. `fused` = (w_bm25, rank_lexical) gives the FusedMatcher instead."""
+        as claim variants. `ranking` = (rank_lexical, rank_bm25) replaces the shipped weights."""
         texts, rows = [], []
         for i, c in enumerate(self.claims):
             texts.append(IndexedText(c.id, c.vclaim, "claim", "en"))
@@ -125,19 +121,11 @@ class Collection:
                     seen.add(self.texts[f][i])
                     texts.append(IndexedText(c.id, self.texts[f][i], "claim", "en"))
                     rows.append(self.vectors[f][i])
-        if fused is None:
-            return Matcher(self.embedder, self.background, texts, np.stack(rows))
-        w_bm25, rank_lexical = fused
-        calibration = replace(Calibration.load(), rank_lexical=rank_lexical)
-        return FusedMatcher(
-            self.embedder,
-            self.background,
-            texts,
-            np.stack(rows),
-            calibration=calibration,
-            w_bm25=w_bm25,
-            resort_within=resort_within,
-            bm25_scale=bm25_scale,
+        calibration = Calibration.load()
+        if ranking is not None:
+            calibration = replace(calibration, rank_lexical=ranking[0], rank_bm25=ranking[1])
+        return Matcher(
+            self.embedder, self.background, texts, np.stack(rows), calibration=calibration
         )
 
     def pool(self, qid: str, text: str, mode: QueryMode) -> Pool:

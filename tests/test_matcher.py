@@ -125,6 +125,85 @@ async def test_kazakh_post_finds_an_english_only_entry(kb: KnowledgeBase) -> Non
     assert result.decision is not Decision.NONE
 
 
+LAWS = """
+- id: law-4155
+  claim: "Verkhovna Rada law 4155 bans the Russian language in all shops and cafes"
+  verdict: "false"
+  summary: "Law 4155 is about something else."
+  lang: en
+- id: law-5670
+  claim: "Verkhovna Rada law 5670 bans the Russian language in all schools and universities"
+  verdict: "false"
+  summary: "Law 5670 is about something else."
+  lang: en
+- id: law-2362
+  claim: "Verkhovna Rada law 2362 bans Russian-language books and music"
+  verdict: "false"
+  summary: "Law 2362 is about something else."
+  lang: en
+"""
+
+
+async def test_a_post_naming_one_of_several_lookalike_claims_ranks_it_first(
+    kb: KnowledgeBase,
+) -> None:
+    await kb.import_entries(parse_entries(LAWS), actor="test")
+    result = await kb.match("Rada passed 5670, Russian is finished")
+    assert result.candidates[0].entry_id == "law-5670"
+    # Within one language, candidates are listed by the ranking score.
+    ranks = [c.rank for c in result.candidates]
+    assert ranks == sorted(ranks, reverse=True)
+
+
+KZ_MONEY = """
+- id: tenge-1000
+  claim: "В понедельник Нацбанк обвалит тенге до 1000 за доллар — срочно снимайте деньги."
+  verdict: "false"
+  summary: "Нацбанк ничего подобного не объявлял."
+  lang: ru
+- id: language-ban
+  claim: "С нового года в Казахстане запрещают русский язык: за вывески на русском штрафуют."
+  verdict: "false"
+  summary: "Такого закона нет."
+  lang: ru
+- id: dollar-deposits
+  claim: "Банктердегі долларлық депозиттер мәжбүрлі түрде теңгеге айырбасталады — ақшаңызды
+    тезірек алып үлгеріңіз."
+  verdict: "false"
+  summary: "Ұлттық банк мұндай шешім қабылдаған жоқ."
+  lang: kk
+- id: tariff-tripled
+  claim: "1 қаңтардан бастап Қазақстанда электр энергиясының тарифі үш есе өседі."
+  verdict: misleading
+  summary: "Тарифтер өседі, бірақ үш есе емес."
+  lang: kk
+"""
+
+
+@pytest.mark.parametrize(
+    ("post", "entry"),
+    [
+        (
+            "Говорят, долларовые вклады в казахстанских банках принудительно переведут в тенге. "
+            "Успейте забрать деньги, пока не поздно.",
+            "dollar-deposits",
+        ),
+        ("С января свет в Казахстане подорожает втрое!", "tariff-tripled"),
+    ],
+    ids=["deposits", "tariff"],
+)
+async def test_a_cross_lingual_match_is_not_pushed_down_by_same_language_lookalikes(
+    kb: KnowledgeBase, post: str, entry: str
+) -> None:
+    # The Russian posts state Kazakh-only entries and share words ("тенге", "Казахстане",
+    # "деньги") with Russian entries about something else: word-level BM25 would rank
+    # those first, so it must stay out of a cross-lingual ranking.
+    await kb.import_entries(parse_entries(KZ_MONEY), actor="test")
+    result = await kb.match(post)
+    assert result.candidates[0].entry_id == entry
+    assert result.match in (entry, None)
+
+
 async def test_a_known_rumour_link_matches_exactly(kb: KnowledgeBase) -> None:
     await kb.import_entries(
         parse_entries("""
