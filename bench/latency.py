@@ -5,7 +5,8 @@
 
 The KB grows from the CheckThat! 2020 verified claims in ../shared/bench (claim = vclaim,
 summary = title); sizes beyond the 10,375 claims repeat them with perturbed vectors.
-Each size runs in its own process, so peak RSS is that size's alone. Vectors are embedded
+Each size runs in its own process; its peak RSS is counted from just before the index is built
+(the model loaded, the benchmark's own vector cache dropped). Vectors are embedded
 once and cached under bench/out/ (not in git); embedding and import throughput are measured
 on a fresh sample every run. Two query sets, timed separately: `ours`, the posts of tests/data
 (dev and holdout: five languages, a quarter long channel posts embedded in windows), and
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import gc
 import json
 import os
 import resource
@@ -83,6 +85,23 @@ def cached_vectors(texts: list[str]) -> dict[str, np.ndarray]:
     return {t: cache[text_hash(t)] for t in texts}
 
 
+def reset_peak_rss() -> None:
+    """Start the peak-RSS count afresh (Linux), so loading the benchmark's own vector cache is
+    not counted as the matcher's memory."""
+    clear = Path("/proc/self/clear_refs")
+    if clear.exists():
+        clear.write_text("5")
+
+
+def peak_rss_mb() -> float:
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def one_size(size: int, n_posts: int, repeat: int, queries: str) -> dict[str, float]:
     """Build a matcher over `size` entries and time matches; runs in a child process."""
     claims = read_claims()
@@ -103,9 +122,13 @@ def one_size(size: int, n_posts: int, repeat: int, queries: str) -> dict[str, fl
                 IndexedText(entry_id, text if not copy else f"{text} ({copy})", role, "en")
             )
             rows.append(vector)
+    matrix = np.stack(rows)
+    del vectors, rows
+    gc.collect()
+    reset_peak_rss()  # from here on: what a bot process holding this KB needs
     embedder = default_embedder()
     started = time.perf_counter()
-    matcher = Matcher(embedder, load_background(embedder), texts, np.stack(rows))
+    matcher = Matcher(embedder, load_background(embedder), texts, matrix)
     build = time.perf_counter() - started
     posts = query_set(queries)[:n_posts]
     matcher.match(posts[0])  # warm caches (lingua, BLAS)
@@ -131,7 +154,7 @@ def one_size(size: int, n_posts: int, repeat: int, queries: str) -> dict[str, fl
         "embed_p50_ms": round(statistics.median(embed), 1),
         "p90_ms": round(ms[int(0.90 * (len(ms) - 1))], 1),
         "p99_ms": round(ms[int(0.99 * (len(ms) - 1))], 1),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
     }
 
 

@@ -23,6 +23,7 @@ from scipy import sparse
 from kb.embed import Matrix
 
 N_FEATURES = 2**20
+BLOCK = 2000  # texts hashed together
 NGRAMS = (3, 4, 5)
 _SEPARATOR = "\x00"  # between padded words: an n-gram holding it spans two words
 _BASE = np.uint64(1_000_003)
@@ -56,14 +57,21 @@ def _ngram_hashes(texts: Sequence[str]) -> tuple[npt.NDArray[np.intp], npt.NDArr
 
 
 def _counts(texts: Sequence[str]) -> sparse.csr_matrix:
-    """Raw n-gram counts, texts x buckets."""
-    rows, buckets = _ngram_hashes(texts)
-    keys, counts = np.unique(rows.astype(np.int64) * N_FEATURES + buckets, return_counts=True)
-    return sparse.csr_matrix(
-        (counts.astype(np.float32), ((keys // N_FEATURES), keys % N_FEATURES)),
-        shape=(len(texts), N_FEATURES),
-        dtype=np.float32,
-    )
+    """Raw n-gram counts, texts x buckets, a block of texts at a time: one pass over 200,000
+    texts would hold gigabytes of n-gram hashes at once."""
+    blocks = []
+    for start in range(0, max(len(texts), 1), BLOCK):
+        block = texts[start : start + BLOCK]
+        rows, buckets = _ngram_hashes(block)
+        keys, counts = np.unique(rows.astype(np.int64) * N_FEATURES + buckets, return_counts=True)
+        blocks.append(
+            sparse.csr_matrix(
+                (counts.astype(np.float32), ((keys // N_FEATURES), keys % N_FEATURES)),
+                shape=(len(block), N_FEATURES),
+                dtype=np.float32,
+            )
+        )
+    return blocks[0] if len(blocks) == 1 else sparse.vstack(blocks, format="csr")
 
 
 def _tfidf(counts: sparse.csr_matrix, idf: Matrix) -> sparse.csr_matrix:
