@@ -158,6 +158,24 @@ def one_size(size: int, n_posts: int, repeat: int, queries: str) -> dict[str, fl
     }
 
 
+def embedding_by_length(repeat: int = 15) -> dict[int, float]:
+    """Median ms to embed one post of n words (cut from a long test post), for n = 8 ... 64."""
+    embedder = default_embedder()
+    long_post = max(query_set("ours"), key=lambda t: len(t.split()))
+    words = clean_post(long_post).text.split()
+    out = {}
+    for n in (8, 16, 32, 64):
+        text = " ".join(words[:n])
+        embedder.queries([text])
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            embedder.queries([text])
+            times.append((time.perf_counter() - t0) * 1000)
+        out[n] = round(statistics.median(times), 1)
+    return out
+
+
 async def import_throughput(n: int) -> dict[str, float]:
     """Entries saved per second (one transaction) and texts embedded per second, fresh DB."""
     from kb.db import open_database
@@ -234,6 +252,11 @@ def main() -> None:
             f"{r['p90_ms']} | {r['p99_ms']} | {r['peak_rss_mb']} |",
             flush=True,
         )
+    lengths = embedding_by_length()
+    print(
+        "\nembedding one post, median ms by length: "
+        + ", ".join(f"{n} words {ms}" for n, ms in lengths.items())
+    )
     r = asyncio.run(import_throughput(args.import_sample))
     print(
         f"\nimport of {r['entries']} entries ({r['texts']} texts): "
