@@ -49,6 +49,19 @@ async def seeded_kb(kb: KnowledgeBase) -> KnowledgeBase:
     return kb
 
 
+async def reset_postgres(url: str) -> None:
+    """An empty public schema: each PostgreSQL test starts from nothing."""
+    from sqlalchemy import text
+
+    from kb.db import create_engine
+
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
 @pytest.fixture
 def postgres_url() -> str:
     url = os.environ.get("TEST_POSTGRES_URL")
@@ -184,6 +197,25 @@ async def telegram(
     async with running_fake_telegram() as api, open_database(db_url) as factory:
         kb = KnowledgeBase(factory, embedder)
         harness = TelegramHarness(api, kb, db_url)
+        try:
+            yield harness
+        finally:
+            await harness.stop()
+            kb.close()
+
+
+@pytest.fixture
+async def telegram_on_postgres(
+    postgres_url: str, embedder: Embedder
+) -> AsyncIterator[TelegramHarness]:
+    """As `telegram`, with the seed KB in PostgreSQL: the scale-out set-up."""
+    from tests.telegram_api import running_fake_telegram
+
+    await reset_postgres(postgres_url)
+    async with running_fake_telegram() as api, open_database(postgres_url) as factory:
+        kb = KnowledgeBase(factory, embedder)
+        await kb.seed()
+        harness = TelegramHarness(api, kb, postgres_url)
         try:
             yield harness
         finally:

@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from kb import conversations, editing
 from kb.db import open_database
 from kb.models import Conversation, Verdict
-from tests.test_storage_postgres import _fresh
+from tests.conftest import reset_postgres
 
 Sessions = async_sessionmaker[AsyncSession]
 MODS = -1001234567890  # a supergroup's id: wider than 32 bits
@@ -120,7 +120,7 @@ async def test_a_damaged_row_is_no_conversation(sessions: Sessions) -> None:
 
 
 async def test_conversations_on_postgres(postgres_url: str) -> None:
-    await _fresh(postgres_url)
+    await reset_postgres(postgres_url)
     async with open_database(postgres_url) as first, open_database(postgres_url) as second:
         await asyncio.gather(
             save(first, MODS, "new:claim", {"n": 1}), save(second, MODS, "new:claim", {"n": 2})

@@ -5,11 +5,12 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from kb import store
-from kb.db import create_engine, open_database
+from kb.db import open_database
 from kb.embed import Embedder
 from kb.interchange import parse_entries
 from kb.models import Report
 from kb.service import KnowledgeBase
+from tests.conftest import reset_postgres
 from tests.test_migrations import head_revision
 
 ENTRIES = parse_entries("""
@@ -24,18 +25,10 @@ ENTRIES = parse_entries("""
 """)
 
 
-async def _fresh(url: str) -> None:
-    engine = create_engine(url)
-    async with engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-    await engine.dispose()
-
-
 async def test_entries_vectors_and_reports_round_trip_on_postgres(
     postgres_url: str, embedder: Embedder
 ) -> None:
-    await _fresh(postgres_url)
+    await reset_postgres(postgres_url)
     async with open_database(postgres_url) as sessions:
         kb = KnowledgeBase(sessions, embedder)
         try:
@@ -61,7 +54,7 @@ async def test_entries_vectors_and_reports_round_trip_on_postgres(
 
 
 async def test_migrations_are_idempotent_on_postgres(postgres_url: str) -> None:
-    await _fresh(postgres_url)
+    await reset_postgres(postgres_url)
     async with open_database(postgres_url):
         pass
     async with open_database(postgres_url) as sessions, sessions() as session:

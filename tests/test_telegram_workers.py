@@ -88,10 +88,18 @@ class LoadBalancer:
         return answer
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def shared(request: pytest.FixtureRequest) -> TelegramHarness:
+    """The first worker's harness, on SQLite (the default) and on PostgreSQL (scale-out)."""
+    name = "telegram_on_postgres" if request.param == "postgres" else "telegram"
+    harness: TelegramHarness = request.getfixturevalue(name)
+    return harness
+
+
 @pytest.fixture
-async def balancer(telegram: TelegramHarness, embedder: Embedder) -> AsyncIterator[LoadBalancer]:
+async def balancer(shared: TelegramHarness, embedder: Embedder) -> AsyncIterator[LoadBalancer]:
     """Two webhook workers on one database, and the load balancer in front of them."""
-    async with telegram.kb.sessions() as session:
+    async with shared.kb.sessions() as session:
         await roles.add_moderator(session, MIRA["id"], "Mira", "telegram:1")
         await session.commit()
     ports = [free_port(), free_port()]
@@ -102,38 +110,38 @@ async def balancer(telegram: TelegramHarness, embedder: Embedder) -> AsyncIterat
         "telegram_owner_ids": [OWNER["id"]],
     }
     # Worker one: the harness's bot and KB. Worker two: its own engine, KB and application.
-    await telegram.start(webhook_port=ports[0], **settings)
+    await shared.start(webhook_port=ports[0], **settings)
     stop = asyncio.Event()
-    async with open_database(telegram.db_url) as sessions, aiohttp.ClientSession() as http:
+    async with open_database(shared.db_url) as sessions, aiohttp.ClientSession() as http:
         kb = KnowledgeBase(sessions, embedder)
-        config = telegram.settings(webhook_port=ports[1], **settings)
+        config = shared.settings(webhook_port=ports[1], **settings)
         fast = Tuning(batch_window=0.3, batch_max_wait=1.0, private_chat_rate=50.0)
         second = asyncio.create_task(serve(build_application(config, kb, fast), config, stop))
         try:
-            await telegram.api.wait_for_calls("setWebhook", n=2, timeout=15)
+            await shared.api.wait_for_calls("setWebhook", n=2, timeout=15)
             urls = [f"http://127.0.0.1:{port}/telegram/hook" for port in ports]
-            yield LoadBalancer(telegram.api, http, urls)
+            yield LoadBalancer(shared.api, http, urls)
         finally:
             stop.set()
             await asyncio.wait_for(second, 15)
             kb.close()
 
 
-async def entries_like(telegram: TelegramHarness, prefix: str) -> list[Entry]:
-    async with telegram.kb.sessions() as session:
+async def entries_like(shared: TelegramHarness, prefix: str) -> list[Entry]:
+    async with shared.kb.sessions() as session:
         found = await session.exec(select(Entry).where(col(Entry.id).startswith(prefix)))
         return list(found.all())
 
 
-async def conversations(telegram: TelegramHarness) -> list[Conversation]:
-    async with telegram.kb.sessions() as session:
+async def conversations(shared: TelegramHarness) -> list[Conversation]:
+    async with shared.kb.sessions() as session:
         return list((await session.exec(select(Conversation))).all())
 
 
 async def test_new_goes_on_whichever_worker_gets_each_step(
-    telegram: TelegramHarness, balancer: LoadBalancer
+    shared: TelegramHarness, balancer: LoadBalancer
 ) -> None:
-    lb, api = balancer, telegram.api
+    lb, api = balancer, shared.api
     assert "not found" in (await lb.say(ALICE, POST)).plain_text
 
     assert (await lb.say(MIRA, "/new")).plain_text.startswith("New entry. Send the claim")
@@ -161,9 +169,9 @@ async def test_new_goes_on_whichever_worker_gets_each_step(
     assert [a.get("text") for a in api.callback_answers[-2:]].count(
         "This question is closed; start again with /new."
     ) == 1
-    [created] = await entries_like(telegram, NEW_ID)
+    [created] = await entries_like(shared, NEW_ID)
     assert (created.claim, created.summary, created.status) == (CLAIM, SUMMARY, Status.PUBLISHED)
-    assert await conversations(telegram) == []
+    assert await conversations(shared) == []
 
     # Both workers answer with the new entry: each rebuilt its index from the shared database.
     for worker in lb.workers:
@@ -178,14 +186,14 @@ async def test_new_goes_on_whichever_worker_gets_each_step(
 
 
 async def test_translate_and_cancel_go_on_whichever_worker_gets_the_next_message(
-    telegram: TelegramHarness, balancer: LoadBalancer
+    shared: TelegramHarness, balancer: LoadBalancer
 ) -> None:
     lb = balancer
     said = await lb.say(MIRA, f"/translate {CONVOY} de")
     assert said.plain_text.startswith("Send the de claim on the first line")
     said = await lb.say(MIRA, "Kasachstan schickt Panzer\nDas Ministerium sagt: Übungen.")
     assert said.plain_text == f"{CONVOY}: de translation saved."
-    async with telegram.kb.sessions() as session:
+    async with shared.kb.sessions() as session:
         entry = await store.get_entry(session, CONVOY)
     assert (
         entry is not None and entry.translations["de"].summary == "Das Ministerium sagt: Übungen."
@@ -197,6 +205,6 @@ async def test_translate_and_cancel_go_on_whichever_worker_gets_the_next_message
     # Ended on every worker: the next message is a post to check, not a better claim.
     assert "not found" in (await lb.say(MIRA, POST)).plain_text
     assert (await lb.say(MIRA, "/cancel")).plain_text == "Nothing to cancel."
-    assert await entries_like(telegram, NEW_ID) == []
-    assert await conversations(telegram) == []
+    assert await entries_like(shared, NEW_ID) == []
+    assert await conversations(shared) == []
     assert list(lb.received.values()) == [4, 3]  # seven messages, alternating
