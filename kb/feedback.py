@@ -36,11 +36,6 @@ async def _report(session: AsyncSession, report_id: int, chat_id: str) -> Report
     return report
 
 
-async def _blocked(session: AsyncSession, platform: str, user_id: str) -> bool:
-    # A blocked user's buttons still work for them; only the moderators' queue ignores them.
-    return bool(user_id) and await roles.is_blocked(session, platform, user_id)
-
-
 async def _count(session: AsyncSession, entry_id: str, helpful: bool) -> tuple[int, int]:
     column = Entry.helpful_count if helpful else Entry.not_this_count
     # One UPDATE, so presses in several workers at once all count.
@@ -75,7 +70,8 @@ async def not_this(
         if report is None or report.entry_id is None:
             return None
         counts = await _count(session, report.entry_id, helpful=False)
-        if not await _blocked(session, platform, user_id):
+        # A blocked user's buttons still count; only the moderators' queue ignores them.
+        if not await roles.is_blocked(session, platform, user_id):
             asker = Asker(platform, chat_id, user_id, report.message_id, report.lang or "en")
             await enqueue(
                 session, report.text, asker, reason="wrong_match", entry_id=report.entry_id
@@ -113,7 +109,7 @@ async def decline(
         report = await _report(session, report_id, chat_id)
         if report is None:
             return None
-        if not await _blocked(session, platform, user_id):
+        if not await roles.is_blocked(session, platform, user_id):
             asker = Asker(platform, chat_id, user_id, report.message_id, report.lang or "en")
             await enqueue(session, report.text, asker, reason="declined", entry_id=report.entry_id)
         await session.commit()
@@ -123,7 +119,7 @@ async def decline(
 async def queue_unsure(sessions: async_sessionmaker[AsyncSession], text: str, asker: Asker) -> None:
     """Queue a post the bot was unsure about where it may not ask (groups, channels)."""
     async with sessions() as session:
-        if await _blocked(session, asker.platform, asker.user_id):
+        if await roles.is_blocked(session, asker.platform, asker.user_id):
             return
         await enqueue(session, text, asker)
         await session.commit()

@@ -68,6 +68,9 @@ async def _blocked_row(session: AsyncSession, platform: str, user_id: str) -> Bl
 
 
 async def is_blocked(session: AsyncSession, platform: str, user_id: int | str) -> bool:
+    """Whether the user may not fill the queue; a post with no known sender never is."""
+    if not str(user_id):
+        return False
     return await _blocked_row(session, platform, str(user_id)) is not None
 
 

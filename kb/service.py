@@ -215,8 +215,11 @@ class KnowledgeBase:
                 )
                 report_id = report.id
             # A blocked user's posts are still answered, but never fill the moderators' queue.
-            blocked = bool(user_id) and await roles.is_blocked(session, platform, user_id)
-            if queue_unanswered and result.decision is Decision.NONE and not blocked:
+            if (
+                queue_unanswered
+                and result.decision is Decision.NONE
+                and not await roles.is_blocked(session, platform, user_id)
+            ):
                 asker = Asker(platform, chat_id, user_id, message_id, lang) if chat_id else None
                 await enqueue(session, text, asker)
             await session.commit()
