@@ -27,6 +27,7 @@ from handlers.telegram_send import reply_to
 from kb import editing, roles, store
 from kb.conversations import Conversation
 from kb.errors import BadImportFile, KbError
+from kb.interchange import read_entries_text
 from kb.models import Status
 
 log = logging.getLogger(__name__)
@@ -403,7 +404,7 @@ async def import_document(update: Update, context: Context) -> None:
         return
     data = await (await document.get_file()).download_as_bytearray()
     try:
-        entries = editing.read_entries_text(bytes(data).decode("utf-8"), name)
+        entries = read_entries_text(bytes(data).decode("utf-8"), name)
     except UnicodeDecodeError:
         await reply_to(message, views.import_refused(f"{name} is not UTF-8 text."))
         return

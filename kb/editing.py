@@ -20,9 +20,9 @@ from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kb import store
-from kb.claimreview import dump_claimreview, is_claimreview, parse_claimreview
+from kb.claimreview import dump_claimreview
 from kb.errors import KbError, UnknownEntry
-from kb.interchange import EntryIn, SourceIn, TranslationIn, dump_entries, parse_entries
+from kb.interchange import EntryIn, SourceIn, TranslationIn, dump_entries
 from kb.lang import detect_language
 from kb.models import Entry, Status, Verdict
 from kb.text import clean_post
@@ -178,10 +178,6 @@ async def create(
     return entry
 
 
-async def _replace(session: AsyncSession, after: EntryIn, actor: str, action: str) -> bool:
-    return await store.save_entry(session, after, actor, action)
-
-
 async def edit(
     session: AsyncSession, entry_id: str, field_name: str, value: str, actor: str
 ) -> bool:
@@ -198,7 +194,7 @@ async def edit(
     elif field_name == "lang":
         new = value.strip().lower()
     after = validated(entry.model_dump(mode="json") | {field_name: new})
-    return await _replace(session, after, actor, f"edit {field_name}")
+    return await store.save_entry(session, after, actor, f"edit {field_name}")
 
 
 async def add_source(session: AsyncSession, entry_id: str, source: SourceIn, actor: str) -> bool:
@@ -207,7 +203,7 @@ async def add_source(session: AsyncSession, entry_id: str, source: SourceIn, act
     if any(s.url == source.url for s in entry.sources):
         return False
     after = entry.model_copy(update={"sources": [*entry.sources, source]})
-    return await _replace(session, after, actor, "source")
+    return await store.save_entry(session, after, actor, "source")
 
 
 async def translate(
@@ -224,7 +220,7 @@ async def translate(
         raise BadEdit(_problem(exc)) from exc
     data = entry.model_dump(mode="json")
     data["translations"][lang] = translation.model_dump()
-    return await _replace(session, validated(data), actor, f"translate {lang}")
+    return await store.save_entry(session, validated(data), actor, f"translate {lang}")
 
 
 async def set_status(session: AsyncSession, entry_id: str, status: Status, actor: str) -> bool:
@@ -233,7 +229,9 @@ async def set_status(session: AsyncSession, entry_id: str, status: Status, actor
     if entry.status is status:
         return False
     action = {Status.PUBLISHED: "publish", Status.ARCHIVED: "archive"}.get(status, "unpublish")
-    return await _replace(session, entry.model_copy(update={"status": status}), actor, action)
+    return await store.save_entry(
+        session, entry.model_copy(update={"status": status}), actor, action
+    )
 
 
 async def add_phrasing(session: AsyncSession, entry_id: str, text: str, actor: str) -> bool:
@@ -322,13 +320,6 @@ async def history(session: AsyncSession, entry_id: str) -> list[HistoryLine]:
 
 
 # --- whole-KB files ------------------------------------------------------------------------------
-
-
-def read_entries_text(text: str, name: str) -> list[EntryIn]:
-    """Entries from our YAML/JSON format or ClaimReview; BadImportFile names line and field."""
-    if is_claimreview(text):
-        return parse_claimreview(text, name)
-    return parse_entries(text, name)
 
 
 def export_text(entries: Sequence[EntryIn], fmt: str = "yaml") -> str:

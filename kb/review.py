@@ -8,7 +8,6 @@ of the entry, and a wrongly grouped post would teach the matcher a wrong answer.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,13 +18,14 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kb import queue, roles, store
+from kb.editing import phrasing
 from kb.embed import Matrix, text_hash
 from kb.errors import KbError, UnknownEntry
 from kb.lexical import LexicalIndex
 from kb.matcher import Decision
 from kb.models import Entry, QueueAsker, QueueItem, Status, Variant, Vector
 from kb.service import KnowledgeBase
-from kb.text import clean_post, numbers_in
+from kb.text import numbers_in
 
 log = logging.getLogger(__name__)
 
@@ -100,11 +100,6 @@ class Blocked:
     user_id: str
     newly: bool  # False when the user was blocked already
     dismissed: tuple[int, ...]  # open items only they had sent
-
-
-def phrasing(text: str) -> str:
-    """A queued post as a variant: without links, emoji and share-this footers."""
-    return clean_post(text).text or text.strip()
 
 
 async def review_queue(kb: KnowledgeBase, limit: int = REVIEWED) -> list[QueueGroup]:
@@ -189,7 +184,7 @@ async def _vectors(kb: KnowledgeBase, texts: Sequence[str]) -> Matrix:
         stored = {h: np.frombuffer(v, dtype=np.float16) for h, v in (await session.exec(query))}
     missing = list(dict.fromkeys(t for t, h in zip(texts, hashes, strict=True) if h not in stored))
     if missing:
-        fresh = await asyncio.to_thread(kb.embedder.queries, missing)
+        fresh = await kb.embed_queries(missing)
         new_hashes = [text_hash(t) for t in missing]
         stored |= dict(zip(new_hashes, fresh.astype(np.float16), strict=True))
         try:

@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kb import roles, store
 from kb.background import Background, load_background
-from kb.embed import Embedder, EmbeddingPool, text_hash
+from kb.embed import Embedder, EmbeddingPool, Matrix, text_hash
 from kb.interchange import EntryIn, read_entries_file
 from kb.lang import detect_language
 from kb.matcher import Decision, Matcher, MatchResult
@@ -149,6 +149,10 @@ class KnowledgeBase:
         return await asyncio.to_thread(
             Matcher, self.embedder, background, texts, matrix, appearances=links, media=media
         )
+
+    async def embed_queries(self, texts: Sequence[str]) -> Matrix:
+        """Posts' vectors, on the same bounded threads as matching."""
+        return await self._pool.queries(texts)
 
     async def match(
         self, text: str, *, urls: Sequence[str] = (), media: Sequence[str] = (), top: int = 5

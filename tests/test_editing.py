@@ -8,7 +8,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kb import editing, store
 from kb.errors import BadImportFile, UnknownEntry
-from kb.interchange import EntryIn, SourceIn
+from kb.interchange import EntryIn, SourceIn, read_entries_text
 from kb.models import Status, Verdict
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -182,12 +182,12 @@ def test_import_text_names_the_bad_line_and_field() -> None:
         "entries:\n  - id: a\n    claim: c\n    verdict: nonsense\n    summary: s\n    lang: en\n"
     )
     with pytest.raises(BadImportFile, match=r"kb.yaml line 4: entry 'a', field 'verdict'"):
-        editing.read_entries_text(text, "kb.yaml")
+        read_entries_text(text, "kb.yaml")
 
 
 def test_export_round_trips_and_refuses_unknown_formats() -> None:
-    assert editing.read_entries_text(editing.export_text([LEMON], "json"), "x") == [LEMON]
-    [review] = editing.read_entries_text(editing.export_text([LEMON], "claimreview"), "x")
+    assert read_entries_text(editing.export_text([LEMON], "json"), "x") == [LEMON]
+    [review] = read_entries_text(editing.export_text([LEMON], "claimreview"), "x")
     assert (review.id, review.claim, review.verdict) == (LEMON.id, LEMON.claim, LEMON.verdict)
     with pytest.raises(editing.BadEdit, match="not an export format"):
         editing.export_text([LEMON], "csv")
