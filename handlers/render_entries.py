@@ -22,8 +22,9 @@ MAX_IDS = 40  # ids listed per kind in an import report
 
 
 def short(text: str, limit: int) -> str:
+    """The text on one line, cut to `limit` characters with an ellipsis."""
     text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def note(message: str) -> Reply:

@@ -14,6 +14,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from handlers import render
 from handlers.i18n import pick
 from handlers.render import MESSAGE_LIMIT, Reply
+from handlers.render_entries import short
 from kb.interchange import EntryIn
 from kb.review import Attached, Blocked, QueueGroup, ReviewItem, Suggestion
 from kb.stats import Stats
@@ -53,11 +54,6 @@ def read_button(data: str | None) -> tuple[str, int, str] | None:
     return f"rq:{found.group(1)}", int(found.group(2)), found.group(3) or ""
 
 
-def _shorten(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
 def _item_line(item: ReviewItem) -> str:
     reason = REASONS.get(item.reason, item.reason)
     if item.entry_id and item.reason != "no_match":
@@ -85,17 +81,17 @@ def queue_group(group: QueueGroup, suggestions: Sequence[Suggestion]) -> Reply:
     """One group of similar posts: the lead post, its siblings, the matcher's suggestions."""
     lead = group.lead
     reply = Reply().add(_item_line(lead), "b").add(f" · {_senders(group)}\n")
-    reply.add(_shorten(lead.text, 1200))
+    reply.add(short(lead.text, 1200))
     if len(group.items) > 1:
         reply.add("\n\n").add(f"Grouped with {len(group.items) - 1}:", "i")
         for item in group.items[1:6]:
-            reply.add(f"\n• {_item_line(item)}: ").add(_shorten(item.text, 150))
+            reply.add(f"\n• {_item_line(item)}: ").add(short(item.text, 150))
         if len(group.items) > 6:
             reply.add(f"\n• … and {len(group.items) - 6} more")
     if suggestions:
         reply.add("\n\n").add("Closest entries:", "i")
         for s in suggestions:
-            reply.add(f"\n• {s.entry_id} ({s.score:.0%}): ").add(_shorten(s.claim, 150))
+            reply.add(f"\n• {s.entry_id} ({s.score:.0%}): ").add(short(s.claim, 150))
     reply.add("\n\n").add(f"/attach {lead.id} ENTRY_ID", "i")
     return reply
 
@@ -161,7 +157,7 @@ def stats(figures: Stats) -> Reply:
         reply.add("\n\n").add("Top rumours", "b")
         for n, rumour in enumerate(figures.top, 1):
             reply.add(f"\n{n}. {rumour.entry_id} ({rumour.answers}): ")
-            reply.add(_shorten(rumour.claim, 120))
+            reply.add(short(rumour.claim, 120))
     reply.add("\n\n").add("Review queue", "b")
     reply.add(f": {figures.queue_items} open items ({figures.queue_posts} posts)")
     reply.add("\n").add("Feedback", "b").add(f": 👍 {figures.helpful} · 👎 {figures.not_this}")

@@ -107,7 +107,7 @@ class Services:
     ) -> None:
         self.kb = kb
         self.tuning = tuning
-        self.owners = owners  # TELEGRAM_OWNER_IDS: may switch auto-reply in any chat
+        # TELEGRAM_OWNER_IDS: manage moderators, and may switch auto-reply in any chat.
         self.roles = Roles.of(owners)
         self.moderator_chat = moderator_chat  # TELEGRAM_MODERATOR_CHAT_ID
         self.allowance = Allowance(tuning.flood_posts, tuning.flood_period)

@@ -170,7 +170,7 @@ async def _is_admin(context: Context, message: Message, user: User | None) -> bo
         return True  # an anonymous admin posting as the group
     if user is None:
         return False
-    if user.id in context.bot_data.owners:
+    if context.bot_data.roles.is_owner(user.id):
         return True
     member = await context.bot.get_chat_member(message.chat_id, user.id)
     return member.status in ("administrator", "creator")

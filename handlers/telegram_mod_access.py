@@ -49,6 +49,14 @@ async def _refuse(update: Update, text: str) -> None:
         await reply_to(message, Reply().add(text))
 
 
+def in_moderators_chat(update: Update, context: Context) -> bool:
+    """A private chat with the bot, or the moderators' group (TELEGRAM_MODERATOR_CHAT_ID)."""
+    chat = update.effective_chat
+    return chat is not None and (
+        chat.type == ChatType.PRIVATE or chat.id == context.bot_data.moderator_chat
+    )
+
+
 async def allowed(update: Update, context: Context, *, owners_only: bool = False) -> bool:
     """Whether this update may run a moderator action; refuses (and logs) when it may not."""
     user, chat = update.effective_user, update.effective_chat
@@ -66,7 +74,7 @@ async def allowed(update: Update, context: Context, *, owners_only: bool = False
         )
         await _refuse(update, REFUSED_OWNER if owners_only else REFUSED)
         return False
-    if chat.type != ChatType.PRIVATE and chat.id != services.moderator_chat:
+    if not in_moderators_chat(update, context):
         log.warning(
             "refused %s from moderator %s in chat %s: not a moderators' chat",
             _what(update),

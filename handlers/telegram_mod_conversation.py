@@ -21,12 +21,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from telegram import Update
-from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop, CommandHandler, MessageHandler, filters
 
 from handlers.render import Reply
 from handlers.telegram_context import Context, TelegramApp
-from handlers.telegram_mod_access import moderator_only
+from handlers.telegram_mod_access import in_moderators_chat, moderator_only
 from handlers.telegram_send import reply_to
 from kb import conversations
 from kb.conversations import Conversation
@@ -84,17 +83,10 @@ async def waiting_at(
         yield found if found is not None and found.step == step and not lapsed(found) else None
 
 
-def _in_moderators_chat(update: Update, context: Context) -> bool:
-    chat = update.effective_chat
-    return chat is not None and (
-        chat.type == ChatType.PRIVATE or chat.id == context.bot_data.moderator_chat
-    )
-
-
 async def next_message(update: Update, context: Context, steps: Steps) -> None:
     """Hand a moderator's message to the conversation waiting for it, if any."""
     message, at = update.effective_message, where(update)
-    if message is None or at is None or not _in_moderators_chat(update, context):
+    if message is None or at is None or not in_moderators_chat(update, context):
         return
     async with context.bot_data.chat_locks(at[0]):
         found = await current(context, at)

@@ -23,6 +23,7 @@ from handlers.telegram_context import Context, TelegramApp
 from handlers.telegram_mod_access import Handler, actor, allowed, moderator_only, owner_only
 from handlers.telegram_mod_conversation import where
 from handlers.telegram_notify import notify_askers
+from handlers.telegram_posts import media_ids
 from handlers.telegram_send import reply_to
 from kb import editing, roles, store
 from kb.conversations import Conversation
@@ -265,21 +266,14 @@ async def variant_command(update: Update, context: Context) -> None:
     )
 
 
-def _file_unique_id(message: Message | None) -> str | None:
-    if message is None:
-        return None
-    if message.photo:
-        return message.photo[-1].file_unique_id  # every size travels with each post
-    media = message.video or message.animation or message.video_note
-    return media.file_unique_id if media is not None else None
-
-
 @moderator_only
 async def media_command(update: Update, context: Context) -> None:
     """/media ID replying to a photo or video: the same file then matches the entry exactly."""
     if (message := update.effective_message) is None or update.effective_user is None:
         return
-    unique_id = _file_unique_id(message.reply_to_message)
+    # A photo's every size travels with each post: its largest (listed last) is enough.
+    found = media_ids(message.reply_to_message) if message.reply_to_message else []
+    unique_id = found[-1] if found else None
     if len(args := _words(message, 1)) != 1 or unique_id is None:
         await _usage(message, "media")
         return

@@ -71,7 +71,7 @@ def _links(message: Message) -> list[str]:
     ]
 
 
-def _media(message: Message) -> list[str]:
+def media_ids(message: Message) -> list[str]:
     # Every size of a photo has its own file_unique_id; moderators may have attached any.
     ids = [size.file_unique_id for size in message.photo]
     for item in (message.video, message.animation, message.video_note):
@@ -108,7 +108,7 @@ def read_post(message: Message, *, bot_username: str = "", asker: User | None = 
         message_id=message.message_id,
         user_id=who.id if who else None,
         urls=tuple(dict.fromkeys(links)),
-        media=tuple(_media(message)),
+        media=tuple(media_ids(message)),
         link=message.link or "",
         origin=origin,
         lang_hint=user_language(who),
