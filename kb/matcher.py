@@ -103,6 +103,16 @@ def top_indices(values: Matrix, k: int) -> npt.NDArray[np.intp]:
     return picked[np.argsort(-values[picked], kind="stable")][:k]
 
 
+def _rows(
+    entry_of_row: npt.NDArray[np.intp], entries: npt.NDArray[np.intp]
+) -> npt.NDArray[np.intp]:
+    """The rows belonging to `entries`, entry by entry, in an array of rows sorted by entry."""
+    starts = np.searchsorted(entry_of_row, entries, side="left")
+    ends = np.searchsorted(entry_of_row, entries, side="right")
+    ranges = [np.arange(a, b) for a, b in zip(starts, ends, strict=True) if b > a]
+    return np.concatenate(ranges).astype(np.intp) if ranges else np.zeros(0, np.intp)
+
+
 def post_chunks(post: CleanPost) -> list[str]:
     """What to embed: a short post whole; a long one in windows of a few sentences.
 
@@ -166,6 +176,11 @@ class Matcher:
             [i for i, e in enumerate(ids) if i == 0 or ids[i - 1] != e], dtype=np.intp
         )
         position = {e: i for i, e in enumerate(self.entry_ids)}
+        self._text_entry = np.array([position[e] for e in ids], dtype=np.intp)  # sorted
+        # Each counter-example's entry, or -1 when that entry is not published.
+        self._negative_entry = np.array(
+            [position.get(t.entry_id, -1) for t in self._negatives], dtype=np.intp
+        )
         self._langs: list[set[str]] = [set() for _ in self.entry_ids]
         self._numbers: list[set[str]] = [set() for _ in self.entry_ids]
         for t in texts:
@@ -215,20 +230,21 @@ class Matcher:
         # whole dense pass at 10,000 entries, and a candidate ranked below the first hundred
         # by dense similarity and BM25 is not one we would answer with anyway.
         front = top_indices(entry_csls + w_bm25 * bm25, LEXICAL_CANDIDATES)
-        lexical = self._per_entry(self._lexical.similarities(post.text, self._rows_of(front)))
+        text_rows = _rows(self._text_entry, front)
+        lexical = self._per_entry(self._lexical.similarities(post.text, text_rows))
+        cosine = self._per_entry(sims.max(axis=0))
         blocked: set[str] = set()
         if len(self._negatives):
             neg = (queries @ self._negative_vectors.T).max(axis=0)
-            blocked = self._closer_to_negative(sims, neg)
+            blocked = self._closer_to_negative(cosine, neg)
         # How much closer the post is to the entry's rebuttal than to its claim: a post that
         # states the official version shares the topic and words but is not the rumour.
         # Only the front-runners can be scored, so only their rebuttals are compared.
         rebuttal = np.full(len(self.entry_ids), -1.0, dtype=np.float32)
-        rows = self._summary_rows(front)
+        rows = _rows(self._summary_entry, front)
         if len(rows):
             values = (queries @ self._summary_vectors[rows].T).max(axis=0)
             np.maximum.at(rebuttal, self._summary_entry[rows], values)
-        cosine = self._per_entry(sims.max(axis=0))
         return Evidence(
             entry_ids=self.entry_ids,
             csls=entry_csls,
@@ -247,26 +263,11 @@ class Matcher:
             sims=sims,
         )
 
-    def _summary_rows(self, entries: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
-        """The rows of `entries`' rebuttals in _summary_vectors (sorted by entry)."""
-        starts = np.searchsorted(self._summary_entry, entries, side="left")
-        ends = np.searchsorted(self._summary_entry, entries, side="right")
-        ranges = [np.arange(a, b) for a, b in zip(starts, ends, strict=True) if b > a]
-        return np.concatenate(ranges).astype(np.intp) if ranges else np.zeros(0, np.intp)
-
-    def _rows_of(self, entries: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
-        ends = np.append(self._starts[1:], len(self._texts))
-        return np.concatenate(
-            [np.arange(self._starts[i], ends[i]) for i in entries] or [np.zeros(0, np.intp)]
-        ).astype(np.intp)
-
-    def _closer_to_negative(self, sims: Matrix, negative_sims: Matrix) -> set[str]:
-        best = dict(zip(self.entry_ids, self._per_entry(sims.max(axis=0)), strict=True))
-        return {
-            text.entry_id
-            for text, value in zip(self._negatives, negative_sims, strict=True)
-            if text.entry_id in best and value >= best[text.entry_id]
-        }
+    def _closer_to_negative(self, cosine: Matrix, negative_sims: Matrix) -> set[str]:
+        """Entries with a counter-example at least as close to the post as any phrasing."""
+        known = self._negative_entry >= 0
+        closer = known & (negative_sims >= cosine[np.maximum(self._negative_entry, 0)])
+        return {self._negatives[i].entry_id for i in np.flatnonzero(closer)}
 
     def pair_vector(self, ev: Evidence, index: int) -> Matrix:
         """The best (post chunk, entry text) pair as [u*v, |u-v|], the pair head's input."""
