@@ -48,6 +48,11 @@ def load_posts(split: str) -> list[Post]:
     return posts
 
 
+def evaluation_post_texts() -> list[str]:
+    """The texts of every evaluation post (dev, then holdout): speed benchmarks' queries."""
+    return [p.text for split in ("dev", "holdout") for p in load_posts(split)]
+
+
 @asynccontextmanager
 async def eval_kb(kb_file: Path = KB_FILE) -> AsyncIterator[KnowledgeBase]:
     """A throw-away SQLite KB with the evaluation entries imported."""

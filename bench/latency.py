@@ -41,7 +41,7 @@ TWEETS = CHECKTHAT / "test.tweets.queries.tsv"
 CACHE = ROOT / "bench" / "out"
 QUERY_SETS = ("ours", "tweets")
 
-from bench.evalset import load_posts  # noqa: E402
+from bench.evalset import evaluation_post_texts  # noqa: E402
 from kb.background import load_background  # noqa: E402
 from kb.embed import default_embedder, text_hash  # noqa: E402
 from kb.interchange import EntryIn  # noqa: E402
@@ -58,7 +58,7 @@ def read_claims() -> list[tuple[str, str, str]]:
 
 def query_set(name: str) -> list[str]:
     if name == "ours":
-        return [p.text for split in ("dev", "holdout") for p in load_posts(split)]
+        return evaluation_post_texts()
     with TWEETS.open(encoding="utf-8", newline="") as f:
         return [r[1] for r in list(csv.reader(f, delimiter="\t"))[1:] if len(r) >= 2]
 

@@ -39,7 +39,7 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 from pydantic import SecretStr
 
-from bench.evalset import load_posts
+from bench.evalset import evaluation_post_texts
 from bot.config import Settings
 from bot.telegram_app import build_application, serve
 from handlers.telegram_context import Tuning
@@ -54,10 +54,6 @@ VIRAL = (
 )
 GROUP_LIMIT, OVERALL_LIMIT = 20, 30  # per group per minute; overall per second
 PRIVATE_RATE, PRIVATE_BURST = 1.0, 3  # per private chat, as bot.telegram_app's limiter paces
-
-
-def bench_posts() -> list[str]:
-    return [p.text for split in ("dev", "holdout") for p in load_posts(split)]
 
 
 @dataclass
@@ -120,7 +116,7 @@ async def measure(template: Path, limiter: bool, threads: int, users: int, posts
         task = asyncio.create_task(serve(app, settings, stop))
         try:
             await api.wait_for_calls("getUpdates", timeout=60)
-            texts = itertools.cycle(bench_posts())
+            texts = itertools.cycle(evaluation_post_texts())
             ids = itertools.count(10_000)
             for _ in range(3):  # warm up: first embeddings, connection pool
                 await wait_for_replies(api, [push_private(api, user(next(ids), "W"), next(texts))])
