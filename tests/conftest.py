@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -173,14 +174,27 @@ class TelegramHarness:
             self._task = None
 
 
+@asynccontextmanager
+async def running_harness(db_url: str, embedder: Embedder) -> AsyncIterator[TelegramHarness]:
+    """A FakeTelegram and a KB on `db_url`; the bot, once started, is stopped on the way out."""
+    from tests.telegram_api import running_fake_telegram
+
+    async with running_fake_telegram() as api, open_database(db_url) as factory:
+        kb = KnowledgeBase(factory, embedder)
+        harness = TelegramHarness(api, kb, db_url)
+        try:
+            yield harness
+        finally:
+            await harness.stop()
+            kb.close()
+
+
 @pytest.fixture
 async def telegram(
     tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, embedder: Embedder
 ) -> AsyncIterator[TelegramHarness]:
     """A FakeTelegram and a seeded KB; `await telegram.start()` runs the bot on them."""
     import shutil
-
-    from tests.telegram_api import running_fake_telegram
 
     template = tmp_path_factory.getbasetemp() / "telegram-seeded.db"
     if not template.exists():  # embedding the seed takes seconds: once per session
@@ -194,14 +208,8 @@ async def telegram(
         building.replace(template)  # only a complete KB becomes the template
     shutil.copy(template, tmp_path / "telegram.db")
     db_url = f"sqlite:///{tmp_path / 'telegram.db'}"
-    async with running_fake_telegram() as api, open_database(db_url) as factory:
-        kb = KnowledgeBase(factory, embedder)
-        harness = TelegramHarness(api, kb, db_url)
-        try:
-            yield harness
-        finally:
-            await harness.stop()
-            kb.close()
+    async with running_harness(db_url, embedder) as harness:
+        yield harness
 
 
 @pytest.fixture
@@ -209,15 +217,7 @@ async def telegram_on_postgres(
     postgres_url: str, embedder: Embedder
 ) -> AsyncIterator[TelegramHarness]:
     """As `telegram`, with the seed KB in PostgreSQL: the scale-out set-up."""
-    from tests.telegram_api import running_fake_telegram
-
     await reset_postgres(postgres_url)
-    async with running_fake_telegram() as api, open_database(postgres_url) as factory:
-        kb = KnowledgeBase(factory, embedder)
-        await kb.seed()
-        harness = TelegramHarness(api, kb, postgres_url)
-        try:
-            yield harness
-        finally:
-            await harness.stop()
-            kb.close()
+    async with running_harness(postgres_url, embedder) as harness:
+        await harness.kb.seed()
+        yield harness
