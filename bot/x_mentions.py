@@ -9,6 +9,7 @@ from typing import Any
 from handlers.x import Mention, XPost
 
 PAGE_SIZE = 100  # X's maximum: the fewer pages, the fewer requests against the rate limit
+LOOKUP_SIZE = 100  # posts per GET /2/tweets, X's maximum
 # The posts a mention replies to or quotes come back in `includes`, with their authors.
 EXPANSIONS = ["referenced_tweets.id", "referenced_tweets.id.author_id", "author_id"]
 TWEET_FIELDS = [
@@ -100,3 +101,21 @@ async def fetch_mentions(
         token = (page.meta or {}).get("next_token")
         if not token:
             return sorted(found.values(), key=lambda m: int(m.post.id))
+
+
+async def lookup_mentions(client: Any, ids: Iterable[str]) -> dict[str, Mention]:
+    """The visible ones of posts `ids` as mentions, by id: a deleted post is left out.
+
+    Only what a reply needs: the author and whom the post @-mentions.
+    """
+    wanted = sorted({i for i in ids if i.isdigit()}, key=int)  # X refuses the lot for one bad id
+    found: dict[str, Mention] = {}
+    for start in range(0, len(wanted), LOOKUP_SIZE):
+        page = await client.get_tweets(
+            wanted[start : start + LOOKUP_SIZE],
+            tweet_fields=["author_id", "entities"],
+            user_auth=True,
+        )
+        for mention in mentions_from_page(t.data for t in page.data or ()):
+            found[mention.post.id] = mention
+    return found

@@ -15,12 +15,13 @@ import aiohttp
 import tweepy
 from tweepy.asynchronous import AsyncClient
 
-from bot.x_mentions import fetch_mentions
+from bot.x_mentions import fetch_mentions, lookup_mentions
 from bot.x_state import XState
 from handlers import render_x
 from handlers.x import Mention, answer_mention, reason_to_ignore, thread_user_ids, wants_opt_out
 from kb import queue, store
-from kb.models import utcnow
+from kb.interchange import EntryIn
+from kb.models import QueueAsker, utcnow
 from kb.service import KnowledgeBase
 
 log = logging.getLogger(__name__)
@@ -184,16 +185,31 @@ class XWorker:
                 # Marked told and committed before posting: another worker finds nobody left.
                 askers = await queue.claim_notices(session, entry_id, "x")
                 await session.commit()
-            for asker in askers:
-                if entry is None or self.stop.is_set():
-                    break
-                if await self.state.opted_out(asker.user_id):
-                    continue
-                text = render_x.rebuttal(entry, asker.lang or "en", links=self.reply_links)
-                # The mention is not at hand to list whom it @-mentions; the reply goes to the
-                # asker's own post, and X notifies the asker.
-                if await self.post_reply(asker.message_id, text, []) is not None:
-                    told += 1
+            if entry is not None and not self.stop.is_set():
+                told += await self._tell(entry, askers, account)
+        return told
+
+    async def _tell(self, entry: EntryIn, askers: list[QueueAsker], account: BotAccount) -> int:
+        wanted = [a for a in askers if not await self.state.opted_out(a.user_id)]
+        if not wanted:
+            return 0
+        # The mentions are read again for whom they @-mention: the follow-up goes under each
+        # mention like the first answer, and like it must not notify anyone but the asker.
+        mentions = await self._request(
+            "reading the askers' mentions again (GET /2/tweets)",
+            lambda: lookup_mentions(self.client, [a.message_id for a in wanted]),
+        )
+        told = 0
+        for asker in wanted:
+            if mentions is None or self.stop.is_set():
+                break
+            mention = mentions.get(asker.message_id)
+            if mention is None:
+                log.info("X: mention %s is deleted or hidden: not following up", asker.message_id)
+                continue
+            text = render_x.rebuttal(entry, asker.lang or "en", links=self.reply_links)
+            if await self.reply(mention, text, account) is not None:
+                told += 1
         return told
 
     async def handle(self, mention: Mention, account: BotAccount) -> None:

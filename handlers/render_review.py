@@ -121,7 +121,7 @@ def page_keyboard(page: int, pages: int) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup([buttons]) if buttons else None
 
 
-def attached(result: Attached, told: int) -> Reply:
+def attached(result: Attached, telling: int) -> Reply:
     items = ", ".join(f"#{i}" for i in result.items)
     reply = Reply().add(f"Attached {items} to ").add(result.entry_id, "b")
     reply.add(f": {result.variants} new phrasing{'s' if result.variants != 1 else ''}.")
@@ -129,7 +129,7 @@ def attached(result: Attached, told: int) -> Reply:
         reply.add(" Counter-example recorded for: ").add(", ".join(result.counter_examples))
         reply.add(".")
     if result.published:
-        reply.add(f" Told {told} {'person' if told == 1 else 'people'} who asked.")
+        reply.add(f" Telling {telling} {'person' if telling == 1 else 'people'} who asked.")
     else:
         reply.add(" The entry is not published: askers hear back when it is.")
     return reply

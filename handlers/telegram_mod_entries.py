@@ -22,7 +22,7 @@ from handlers import telegram_mod_conversation, telegram_mod_menu, telegram_mod_
 from handlers.telegram_context import Context, TelegramApp
 from handlers.telegram_mod_access import Handler, actor, allowed, moderator_only, owner_only
 from handlers.telegram_mod_conversation import where
-from handlers.telegram_notify import notify_askers
+from handlers.telegram_notify import Notice, claim_askers, tell_askers_after
 from handlers.telegram_posts import media_ids
 from handlers.telegram_send import reply_to
 from kb import editing, roles, store
@@ -295,9 +295,10 @@ async def _set_status(update: Update, context: Context, command: str, status: St
         message, context, lambda s: editing.set_status(s, entry_id, status, who)
     )
     if changed and status is Status.PUBLISHED:
-        told = await notify_askers(context, entry_id)
-        extra = f" Told {told} who asked." if told else ""
-        await reply_to(message, views.note(f"{entry_id} is published.{extra}"))
+        notices = await claim_askers(context, entry_id)
+        extra = f" Telling {len(notices)} who asked." if notices else ""
+        with tell_askers_after(context, notices):
+            await reply_to(message, views.note(f"{entry_id} is published.{extra}"))
         return
     await _done(message, changed, f"{entry_id} is {status.value}.", f"Already {status.value}.")
 
@@ -408,11 +409,13 @@ async def import_document(update: Update, context: Context) -> None:
     kb = context.bot_data.kb
     report = await kb.import_entries(entries, actor(user))
     log.info("user %s imported %s: %s", user.id, name, report)
-    await reply_to(message, views.import_report(name, report))
     changed = set(report.created) | set(report.updated)
+    notices: list[Notice] = []
     for entry in entries:
         if entry.id in changed and entry.status is Status.PUBLISHED:
-            await notify_askers(context, entry.id)
+            notices += await claim_askers(context, entry.id)
+    with tell_askers_after(context, notices):
+        await reply_to(message, views.import_report(name, report))
 
 
 def add_handlers(app: TelegramApp) -> None:

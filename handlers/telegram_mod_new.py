@@ -24,7 +24,7 @@ from handlers.render_entries import short
 from handlers.telegram_context import Context, TelegramApp
 from handlers.telegram_mod_access import actor, allowed
 from handlers.telegram_mod_conversation import Steps, Where, finish, keep, waiting_at, where
-from handlers.telegram_notify import notify_askers
+from handlers.telegram_notify import claim_askers, tell_askers_after
 from handlers.telegram_send import reply_to
 from kb import editing, queue, review
 from kb.conversations import Conversation
@@ -280,11 +280,12 @@ async def _create(
         with contextlib.suppress(review.ClosedItem):  # answered by someone else meanwhile
             await review.attach(kb, draft.queue_item, entry.id, who)
     log.info("user %s created entry %s (%s)", user.id, entry.id, entry.status.value)
-    told = await notify_askers(context, entry.id) if value == "publish" else 0
+    notices = await claim_askers(context, entry.id) if value == "publish" else []
     done = f"Created {entry.id} ({entry.status.value})."
-    if told:
-        done += f" Told {told} who asked."
-    await _close(question, done + f" /show {entry.id}")
+    if notices:
+        done += f" Telling {len(notices)} who asked."
+    with tell_askers_after(context, notices):
+        await _close(question, done + f" /show {entry.id}")
 
 
 async def stale_button(update: Update, context: Context) -> None:

@@ -16,7 +16,7 @@ from handlers import render_review as views
 from handlers.render import Reply
 from handlers.telegram_context import Context, TelegramApp
 from handlers.telegram_mod_access import actor, moderator_only
-from handlers.telegram_notify import tell_askers
+from handlers.telegram_notify import Notice, claim_askers, tell_askers_after
 from handlers.telegram_send import reply_to
 from kb import queue, review, roles, stats
 from kb.errors import KbError
@@ -106,9 +106,10 @@ async def queue_button(update: Update, context: Context) -> None:
         await _send_page(message, context, number)
         return
     who = actor(query.from_user)
+    notices: list[Notice] = []
     try:
         if action == views.ATTACH:
-            reply = await _attach(context, number, entry_id, who)
+            reply, notices = await _attach(context, number, entry_id, who)
         elif action == views.DISMISS:
             reply = views.dismissed(await review.dismiss(context.bot_data.kb, number, who))
         else:
@@ -116,9 +117,10 @@ async def queue_button(update: Update, context: Context) -> None:
     except KbError as exc:
         await query.answer(f"Nothing changed: {exc}.", show_alert=True)
         return
-    await query.answer("Done.")
-    await _close(query)
-    await reply_to(message, reply)
+    with tell_askers_after(context, notices):
+        await query.answer("Done.")
+        await _close(query)
+        await reply_to(message, reply)
 
 
 async def _close(query: CallbackQuery) -> None:
@@ -126,10 +128,13 @@ async def _close(query: CallbackQuery) -> None:
     await query.edit_message_reply_markup(None)
 
 
-async def _attach(context: Context, item_id: int, entry_id: str, who: str) -> Reply:
+async def _attach(
+    context: Context, item_id: int, entry_id: str, who: str
+) -> tuple[Reply, list[Notice]]:
+    """Attach the item's group to the entry; the reply, and the askers to tell after it."""
     result = await review.attach(context.bot_data.kb, item_id, entry_id, who)
-    told = await tell_askers(context, entry_id) if result.published else 0
-    return views.attached(result, told)
+    notices = await claim_askers(context, entry_id, rematch=False) if result.published else []
+    return views.attached(result, len(notices)), notices
 
 
 @moderator_only
@@ -142,11 +147,13 @@ async def attach_command(update: Update, context: Context) -> None:
     if item_id is None:
         await _usage(message, "attach")
         return
+    notices: list[Notice] = []
     try:
-        reply = await _attach(context, item_id, args[1], actor(update.effective_user))
+        reply, notices = await _attach(context, item_id, args[1], actor(update.effective_user))
     except KbError as exc:
         reply = views.notice(f"Nothing changed: {exc}.")
-    await reply_to(message, reply)
+    with tell_askers_after(context, notices):
+        await reply_to(message, reply)
 
 
 @moderator_only

@@ -14,7 +14,7 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")  # PTB 22 warns on RetryAfter wit
 from sqlmodel import select
 from telegram.ext import CallbackContext
 
-from handlers.telegram_notify import notify_askers
+from handlers.telegram_notify import claim_askers
 from kb import queue, roles
 from kb.matcher import Decision
 from kb.models import AuditLog, Variant
@@ -97,10 +97,12 @@ async def test_queue_groups_similar_posts_and_attach_tells_each_asker_once(
     [done] = await say(telegram, MOD, f"/attach 2 {SANCTIONS}")
 
     assert done.plain_text == (
-        f"Attached #1, #2 to {SANCTIONS}: 2 new phrasings. Told 3 people who asked."
+        f"Attached #1, #2 to {SANCTIONS}: 2 new phrasings. Telling 3 people who asked."
     )
+    # The moderator's reply first; the askers hear back afterwards, in the background.
+    assert telegram.api.sent[before] == done
     for who in (ALICE, BOB, CAROL):
-        [told] = sent_to(telegram, who, before)
+        [told] = await telegram.api.wait_for_sent_to(who["id"], after=before)
         # In the language of their post, as a reply to it.
         assert told.plain_text.startswith(
             "Вы спрашивали нас об этом посте. Наши фактчекеры его проверили:\n\n❔ Не доказано"
@@ -113,11 +115,15 @@ async def test_queue_groups_similar_posts_and_attach_tells_each_asker_once(
     assert again.plain_text.startswith("Nothing changed: queue item 1 does not exist or is no")
     await press(telegram, MOD, card, "rq:dis:1")
     assert telegram.api.callback_answers[-1]["text"].startswith("Nothing changed")
-    assert await notify_askers(CallbackContext(telegram.app), SANCTIONS) == 0
+    assert await claim_askers(CallbackContext(telegram.app), SANCTIONS) == []
     assert [m.chat_id for m in telegram.api.sent[after:]] == [MOD["id"]]
     # ... and the matcher now answers the post with the entry.
     [answer] = await say(telegram, ALICE, CARDS)
     assert answer.plain_text.startswith("❔ Не доказано")
+    await telegram.stop()  # waits for the background task
+    for who in (ALICE, BOB, CAROL):
+        notices = [m for m in sent_to(telegram, who) if m.plain_text.startswith("Вы спрашивали")]
+        assert len(notices) == 1, who
 
 
 async def test_not_this_attached_elsewhere_stops_the_wrong_match(
@@ -138,11 +144,12 @@ async def test_not_this_attached_elsewhere_stops_the_wrong_match(
 
     assert done.plain_text == (
         f"Attached #1 to {SANCTIONS}: 1 new phrasing. Counter-example recorded for: {CONVOY}. "
-        "Told 1 person who asked."
+        "Telling 1 person who asked."
     )
     assert telegram.api.callback_answers[-1]["text"] == "Done."
     assert "reply_markup" not in telegram.api.message(MOD["id"], card.message_id)
-    [told] = sent_to(telegram, ALICE, before)
+    assert telegram.api.sent[before] == done
+    [told] = await telegram.api.wait_for_sent_to(ALICE["id"], after=before)
     assert told.plain_text.startswith("You asked us about this post.")
 
     [answer] = await say(telegram, BOB, TRAINS)

@@ -542,13 +542,8 @@ async def test_x_server_errors_are_retried(fake_x: FakeX, x_kb: KnowledgeBase, d
     assert [c.status for c in fake_x.calls if c.method == "POST"] == [503, 201]
 
 
-async def test_a_queued_mention_hears_back_once_when_moderators_answer_it(
-    worker: XWorker, fake_x: FakeX, x_kb: KnowledgeBase
-) -> None:
-    chatter = fake_x.post(CAROL, CHATTER)
-    ask = fake_x.post(BOB, f"@{BOT_NAME} is this true?", reply_to=chatter)
-    await worker.poll()
-    assert NOT_IN_KB in only_reply(fake_x, ask).text
+async def answer_the_queued_chatter(x_kb: KnowledgeBase) -> None:
+    """What a moderator does: write an entry for the queued post and attach the item to it."""
     async with x_kb.sessions() as session:
         (item,) = (await session.exec(select(QueueItem))).all()
     entry = EntryIn(
@@ -563,9 +558,51 @@ async def test_a_queued_mention_hears_back_once_when_moderators_answer_it(
     assert item.id is not None
     await review.attach(x_kb, item.id, "lunch-post", "telegram:1")
 
+
+async def test_a_queued_mention_hears_back_once_when_moderators_answer_it(
+    worker: XWorker, fake_x: FakeX, x_kb: KnowledgeBase
+) -> None:
+    chatter = fake_x.post(CAROL, CHATTER)
+    ask = fake_x.post(BOB, f"@{BOT_NAME} is this true?", reply_to=chatter)
+    assert fake_x.tweet(ask).text.startswith("@carol @rumor_responder")  # X adds the thread
+    await worker.poll()
+    assert NOT_IN_KB in only_reply(fake_x, ask).text
+    await answer_the_queued_chatter(x_kb)
+
     await worker.poll()
     await worker.poll()  # told once, not on every poll
 
     answers = [t for t in fake_x.replies_to(ask) if t.author_id == BOT_ID]
     assert len(answers) == 2, [t.text for t in answers]
-    assert "no claim in it to check" in answers[1].text
+    first, follow_up = answers
+    assert "no claim in it to check" in follow_up.text
+    # Like the first answer, the follow-up is for the asker: Carol, whose post Bob asked
+    # about and whom his mention @-mentions, is not notified.
+    for answer in (first, follow_up):
+        assert [m["username"] for m in answer.mentions] == ["bob"], answer.text
+        assert answer.text.startswith("@bob ")
+    lookups = [c for c in fake_x.calls if (c.method, c.path) == ("GET", "/2/tweets")]
+    assert [(c.query["ids"], c.auth_scheme) for c in lookups] == [(ask, "OAuth")]
+
+
+async def test_no_follow_up_under_a_deleted_mention_and_other_askers_still_hear_back(
+    worker: XWorker, fake_x: FakeX, x_kb: KnowledgeBase
+) -> None:
+    chatter = fake_x.post(CAROL, CHATTER)
+    gone = fake_x.post(ALICE, f"@{BOT_NAME} true?", reply_to=chatter)
+    ask = fake_x.post(BOB, f"@{BOT_NAME} is this true?", reply_to=chatter)
+    await worker.poll()
+    await answer_the_queued_chatter(x_kb)
+    fake_x.delete(gone)
+    posted = len(fake_x.posted_by_bot)
+
+    account = await worker.identify()
+    assert account is not None
+    assert await worker.follow_up(account) == 1
+
+    [follow_up] = fake_x.posted_by_bot[posted:]
+    assert follow_up.in_reply_to_tweet_id == ask
+    assert follow_up.text.startswith("@bob ") and "@carol" not in follow_up.text
+    async with x_kb.sessions() as session:
+        askers = (await session.exec(select(QueueAsker))).all()
+    assert sorted(a.user_id for a in askers if a.notified) == sorted([ALICE, BOB])
