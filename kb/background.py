@@ -3,6 +3,10 @@
 e5's cosines sit in a narrow band (unrelated ≈ 0.79, matches ≈ 0.90) and drift with the
 language and length of the text: a Kazakh post is close to everything. Comparing a post
 with how close it is to plain background text (CSLS, Conneau et al. 2018) removes that drift.
+
+The drift depends on the pair of languages too: a Kazakh post sits further from any English
+text than from any Kazakh one. So the background is kept per language, and a post is
+compared with background text in the language of the KB text it is scored against.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -29,18 +34,33 @@ class Background:
 
     passages: Matrix
     queries: Matrix
+    langs: tuple[str, ...] = ()  # the language of each background text, where known
 
-    def post_bias(self, post_vectors: Matrix) -> Matrix:
-        """Mean similarity of each post chunk to its nearest background texts."""
-        return _mean_top(post_vectors @ self.passages.T)
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(sorted(set(self.langs)))
 
-    def text_bias(self, text_vectors: Matrix) -> Matrix:
-        """Mean similarity of each KB text to its nearest background queries."""
+    @cached_property
+    def _by_language(self) -> dict[str, tuple[Matrix, Matrix]]:
+        langs = np.asarray(self.langs)
+        return {
+            lang: (self.passages[langs == lang], self.queries[langs == lang])
+            for lang in self.languages
+        }
+
+    def post_bias(self, post_vectors: Matrix, lang: str | None = None) -> Matrix:
+        """Mean similarity of each post chunk to its nearest background texts (in `lang`)."""
+        passages = self._by_language[lang][0] if lang in self._by_language else self.passages
+        return _mean_top(post_vectors @ passages.T)
+
+    def text_bias(self, text_vectors: Matrix, lang: str | None = None) -> Matrix:
+        """Mean similarity of each KB text to its nearest background queries (in `lang`)."""
         if len(text_vectors) == 0:
             return np.zeros(0, dtype=np.float32)
+        queries = self._by_language[lang][1] if lang in self._by_language else self.queries
         out = np.empty(len(text_vectors), dtype=np.float32)
         for start in range(0, len(text_vectors), 4096):  # bounded temporary matrix
-            block = text_vectors[start : start + 4096] @ self.queries.T
+            block = text_vectors[start : start + 4096] @ queries.T
             out[start : start + 4096] = _mean_top(block)
         return out
 
@@ -59,6 +79,14 @@ def background_texts() -> list[str]:
     return [line.split("\t", 1)[-1].strip() for line in lines if line.strip()]
 
 
+def background_languages() -> tuple[str, ...]:
+    """Each background text's language: the tab-separated first column."""
+    lines = TEXTS.read_text(encoding="utf-8").splitlines()
+    return tuple(
+        line.split("\t", 1)[0].strip() if "\t" in line else "" for line in lines if line.strip()
+    )
+
+
 def _cache_file(model: str) -> tuple[Path, Path]:
     digest = hashlib.sha256(TEXTS.read_bytes() + model.encode()).hexdigest()[:16]
     name = f"background-{model}-{digest}.npz"
@@ -71,10 +99,12 @@ def load_background(embedder: Embedder) -> Background:
     for path in (bundled, cached):
         if path.exists():
             with np.load(path) as data:
-                return Background(data["passages"], data["queries"])
+                return Background(data["passages"], data["queries"], background_languages())
     log.info("embedding the background corpus once for %s", embedder.name)
     texts = background_texts()
-    background = Background(embedder.passages(texts), embedder.queries(texts))
+    background = Background(
+        embedder.passages(texts), embedder.queries(texts), background_languages()
+    )
     save_background(background, cached)
     return background
 

@@ -113,6 +113,48 @@ def _rows(
     return np.concatenate(ranges).astype(np.intp) if ranges else np.zeros(0, np.intp)
 
 
+@dataclass(frozen=True)
+class _Normaliser:
+    """CSLS for one set of KB texts: 2·cosine minus the post's and the text's background
+    similarity, each taken in the other's language (kb/background.py)."""
+
+    bias: Matrix  # each text against all background posts
+    bias_for: dict[str, Matrix]  # each text against background posts in one language
+    column: npt.NDArray[np.intp]  # each text's language as a column of the post's bias
+
+    @classmethod
+    def build(cls, background: Background, vectors: Matrix, langs: Sequence[str]) -> _Normaliser:
+        languages = background.languages
+        position = {lang: i for i, lang in enumerate(languages)}
+        return cls(
+            bias=background.text_bias(vectors),
+            bias_for={lang: background.text_bias(vectors, lang) for lang in languages},
+            # the last column is all background: for texts in any other language
+            column=np.array([position.get(x, len(languages)) for x in langs], dtype=np.intp),
+        )
+
+    def csls(
+        self,
+        sims: Matrix,
+        post_bias: Matrix,
+        lang: str,
+        rows: npt.NDArray[np.intp] | None = None,
+    ) -> Matrix:
+        """Chunks x texts (or the given rows of texts) CSLS from their cosines."""
+        bias = self.bias_for.get(lang, self.bias)
+        column = self.column
+        if rows is not None:
+            bias, column = bias[rows], column[rows]
+        result: Matrix = 2 * sims - post_bias[:, column] - bias[None, :]
+        return result
+
+
+def _post_bias_by_language(background: Background, queries: Matrix) -> Matrix:
+    """Chunks x (languages + 1): each chunk's background similarity per language, then all."""
+    columns = [background.post_bias(queries, lang) for lang in background.languages]
+    return np.stack([*columns, background.post_bias(queries)], axis=1)
+
+
 def post_chunks(post: CleanPost) -> list[str]:
     """What to embed: a short post whole; a long one in windows of a few sentences.
 
@@ -169,7 +211,7 @@ class Matcher:
         self._vectors = np.ascontiguousarray(vectors[positive], dtype=np.float32)
         self._negatives = [texts[i] for i in negative]
         self._negative_vectors = np.ascontiguousarray(vectors[negative], dtype=np.float32)
-        self._bias = background.text_bias(self._vectors)
+        self._csls = _Normaliser.build(background, self._vectors, [t.lang for t in self._texts])
         ids = [t.entry_id for t in self._texts]
         self.entry_ids = list(dict.fromkeys(ids))
         self._starts = np.array(
@@ -196,6 +238,9 @@ class Matcher:
             [position[texts[i].entry_id] for i in summaries], dtype=np.intp
         )
         self._summary_vectors = np.ascontiguousarray(vectors[summaries], dtype=np.float32)
+        self._summary_csls = _Normaliser.build(
+            background, self._summary_vectors, [texts[i].lang for i in summaries]
+        )
         self._lexical = LexicalIndex([t.text for t in self._texts])
         self._words = WordIndex([t.text for t in self._texts])
         self._appearances = {url_key(u): e for u, e in appearances}
@@ -214,11 +259,11 @@ class Matcher:
         chunks = post_chunks(post)
         queries = self.embedder.queries(chunks)
         sims = queries @ self._vectors.T  # chunks x texts
-        post_bias = self.background.post_bias(queries)
-        csls = 2 * sims - post_bias[:, None] - self._bias[None, :]
+        lang = detect_language(post.text)
+        post_bias = _post_bias_by_language(self.background, queries)
+        csls = self._csls.csls(sims, post_bias, lang)
         entry_csls = self._per_entry(csls.max(axis=0))
         cal = self.calibration
-        lang = detect_language(post.text)
         bm25 = self._per_entry(self._words.scores(post.text))
         # A post shares no words with a phrasing in another language, so BM25 would push a
         # cross-lingual match below same-language entries that merely share its topic. It
@@ -239,18 +284,23 @@ class Matcher:
             blocked = self._closer_to_negative(cosine, neg)
         # How much closer the post is to the entry's rebuttal than to its claim: a post that
         # states the official version shares the topic and words but is not the rumour.
-        # Only the front-runners can be scored, so only their rebuttals are compared.
-        rebuttal = np.full(len(self.entry_ids), -1.0, dtype=np.float32)
+        # Only the front-runners can be scored, so only their rebuttals are compared; in
+        # CSLS terms, as a rebuttal is often in another language than the closest phrasing.
+        rebuttal = np.full(len(self.entry_ids), -np.inf, dtype=np.float32)
         rows = _rows(self._summary_entry, front)
         if len(rows):
-            values = (queries @ self._summary_vectors[rows].T).max(axis=0)
+            values = self._summary_csls.csls(
+                queries @ self._summary_vectors[rows].T, post_bias, lang, rows
+            ).max(axis=0)
             np.maximum.at(rebuttal, self._summary_entry[rows], values)
         return Evidence(
             entry_ids=self.entry_ids,
             csls=entry_csls,
             cosine=cosine,
             lexical=lexical,
-            rebuttal_gap=np.where(rebuttal > -1.0, rebuttal - cosine, 0.0).astype(np.float32),
+            rebuttal_gap=np.where(np.isfinite(rebuttal), (rebuttal - entry_csls) / 2, 0.0).astype(
+                np.float32
+            ),
             bm25=bm25,
             rank=entry_csls + cal.rank_lexical * lexical + w_bm25 * bm25,
             same_language=same_language,

@@ -13,6 +13,7 @@ HASHTAG_RE = re.compile(r"#(\w+)")
 WORD_RE = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*", re.UNICODE)
 SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
 REPEAT_RE = re.compile(r"([!?.])\1+")
+CLAUSE_RE = re.compile(r"\s*[,;:]\s+|\s+[—–-]\s+")
 
 # Chain-letter footers carry no claim but share words across unrelated hoaxes.
 FOOTER_RE = re.compile(
@@ -20,8 +21,9 @@ FOOTER_RE = re.compile(
     r"forward (this )?to (everyone|all)|share (this )?(with|to) (everyone|all|your)|"
     r"please share|repost|spread the word|before (it|they) (get|gets) deleted|"
     r"перешли(те)? (всем|это)|разошли(те)? (всем|это)|поделитесь|распространите|репост|"
-    r"пока не удалили|не молчите|перешліть|поширте|поширюйте|розішліть|поки не видалили|"
-    r"барлығына жіберіңіз|таратыңыз|бөлісіңіз|өшіріп тастағанша|"
+    r"пока не удалили|не молчите|пересылаю как (получил|получила|есть)|"
+    r"перешліть|поширте|поширюйте|розішліть|поки не видалили|"
+    r"барлығына (жіберіңіз|жіберіңдер|таратыңыз)|таратыңыз|бөлісіңіз|өшіріп тастағанша|"
     r"weiterleiten|teilt (das|es|diese)|bitte teilen|an alle weiter|bevor (es|das) gelöscht"
     r")",
     re.IGNORECASE,
@@ -70,16 +72,47 @@ def url_key(url: str) -> str:
 
 def _strip_symbols(text: str) -> str:
     # Emoji and pictographs are category So/Sk/Cs/Co; keep letters, digits, punctuation.
+    # The joiners and variation selectors inside emoji sequences (Cf, U+FE0F) go without a
+    # trace, or "‼️" leaves a stray mark behind.
     return "".join(
-        " " if unicodedata.category(ch) in ("So", "Sk", "Cs", "Co", "Cn") else ch for ch in text
+        " "
+        if unicodedata.category(ch) in ("So", "Sk", "Cs", "Co", "Cn")
+        else ""
+        if unicodedata.category(ch) == "Cf" or "\ufe00" <= ch <= "\ufe0f"
+        else ch
+        for ch in text
     )
 
 
+SHOUTED_RE = re.compile(r"\b[^\W\d_]{5,}\b")
+
+
 def _decaps(sentence: str) -> str:
+    """Shouting to ordinary case: e5 splits a word in capitals into many rare pieces.
+
+    Words of four letters or fewer stay as they are: they are mostly acronyms (NATO, ЕНПФ).
+    """
     letters = [c for c in sentence if c.isalpha()]
     if len(letters) >= 8 and sum(c.isupper() for c in letters) > 0.7 * len(letters):
         return sentence.lower().capitalize()
-    return sentence
+    quieter = SHOUTED_RE.sub(
+        lambda m: m.group(0).lower() if m.group(0).isupper() else m.group(0), sentence
+    )
+    return quieter[:1].upper() + quieter[1:] if sentence[:1].isupper() else quieter
+
+
+def _drop_footer(sentence: str) -> str | None:
+    """The sentence without its chain-letter footer; None when nothing else is left.
+
+    Footers are short clauses ("…, send this to everyone"), so a short clause with one goes
+    and the rest of the sentence stays.
+    """
+    if not FOOTER_RE.search(sentence):
+        return sentence
+    clauses = [c.strip() for c in CLAUSE_RE.split(sentence) if c.strip()]
+    short = 14 if len(clauses) == 1 else 8
+    kept = [c for c in clauses if not (FOOTER_RE.search(c) and len(WORD_RE.findall(c)) <= short)]
+    return ", ".join(kept) if kept else None
 
 
 def clean_post(text: str) -> CleanPost:
@@ -96,9 +129,10 @@ def clean_post(text: str) -> CleanPost:
         sentence = " ".join(raw.split())
         if not sentence or not WORD_RE.search(sentence):
             continue
-        if FOOTER_RE.search(sentence) and len(WORD_RE.findall(sentence)) <= 14:
+        kept = _drop_footer(sentence)
+        if kept is None or not WORD_RE.search(kept):
             continue
-        sentences.append(_decaps(sentence))
+        sentences.append(_decaps(kept))
     joined = " ".join(sentences)
     words = tuple(w.lower() for w in WORD_RE.findall(joined))
     return CleanPost(text=joined, sentences=tuple(sentences), urls=urls, words=words)
