@@ -41,7 +41,9 @@ async def one_start(db_url: str) -> float:
             "OMP_NUM_THREADS": "1",
             "LOG_LEVEL": "WARNING",
         }
-        rumorbot = shutil.which("rumorbot") or "rumorbot"
+        # The script installed beside this interpreter, when the venv is not on PATH.
+        beside = Path(sys.executable).with_name("rumorbot")
+        rumorbot = str(beside) if beside.exists() else shutil.which("rumorbot") or "rumorbot"
         started = time.perf_counter()
         process = await asyncio.create_subprocess_exec(
             rumorbot, "run", env=env, stdout=asyncio.subprocess.DEVNULL
