@@ -18,6 +18,7 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import platformdirs
 
 from kb.embed import Embedder, Matrix
@@ -41,28 +42,34 @@ class Background:
         return tuple(sorted(set(self.langs)))
 
     @cached_property
-    def _by_language(self) -> dict[str, tuple[Matrix, Matrix]]:
+    def _columns(self) -> list[npt.NDArray[np.intp] | slice]:
+        """Each language's background texts, then all of them."""
         langs = np.asarray(self.langs)
-        return {
-            lang: (self.passages[langs == lang], self.queries[langs == lang])
-            for lang in self.languages
-        }
+        return [np.flatnonzero(langs == lang) for lang in self.languages] + [slice(None)]
 
-    def post_bias(self, post_vectors: Matrix, lang: str | None = None) -> Matrix:
-        """Mean similarity of each post chunk to its nearest background texts (in `lang`)."""
-        passages = self._by_language[lang][0] if lang in self._by_language else self.passages
-        return _mean_top(post_vectors @ passages.T)
+    def post_bias(self, post_vectors: Matrix) -> Matrix:
+        """Mean similarity of each post chunk to its nearest background texts."""
+        return self.post_biases(post_vectors)[:, -1]
 
-    def text_bias(self, text_vectors: Matrix, lang: str | None = None) -> Matrix:
-        """Mean similarity of each KB text to its nearest background queries (in `lang`)."""
-        if len(text_vectors) == 0:
-            return np.zeros(0, dtype=np.float32)
-        queries = self._by_language[lang][1] if lang in self._by_language else self.queries
-        out = np.empty(len(text_vectors), dtype=np.float32)
+    def post_biases(self, post_vectors: Matrix) -> Matrix:
+        """Chunks x (languages + 1): `post_bias` within each language's texts, then all."""
+        return self._by_column(post_vectors @ self.passages.T)
+
+    def text_bias(self, text_vectors: Matrix) -> Matrix:
+        """Mean similarity of each KB text to its nearest background queries."""
+        return self.text_biases(text_vectors)[:, -1]
+
+    def text_biases(self, text_vectors: Matrix) -> Matrix:
+        """Texts x (languages + 1): `text_bias` within each language's texts, then all."""
+        out = np.empty((len(text_vectors), len(self._columns)), dtype=np.float32)
         for start in range(0, len(text_vectors), 4096):  # bounded temporary matrix
-            block = text_vectors[start : start + 4096] @ queries.T
-            out[start : start + 4096] = _mean_top(block)
+            block = text_vectors[start : start + 4096] @ self.queries.T
+            out[start : start + 4096] = self._by_column(block)
         return out
+
+    def _by_column(self, sims: Matrix) -> Matrix:
+        # One product with every background text; each language's neighbours are a subset.
+        return np.stack([_mean_top(sims[:, columns]) for columns in self._columns], axis=1)
 
 
 def _mean_top(sims: Matrix) -> Matrix:

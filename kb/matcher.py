@@ -118,41 +118,35 @@ class _Normaliser:
     """CSLS for one set of KB texts: 2·cosine minus the post's and the text's background
     similarity, each taken in the other's language (kb/background.py)."""
 
-    bias: Matrix  # each text against all background posts
-    bias_for: dict[str, Matrix]  # each text against background posts in one language
-    column: npt.NDArray[np.intp]  # each text's language as a column of the post's bias
+    languages: tuple[str, ...]  # the background's; column -1 of the biases is all of it
+    biases: Matrix  # texts x (languages + 1): each text against background posts
+    column: npt.NDArray[np.intp]  # each text's language as a column of the post's biases
 
     @classmethod
     def build(cls, background: Background, vectors: Matrix, langs: Sequence[str]) -> _Normaliser:
         languages = background.languages
         position = {lang: i for i, lang in enumerate(languages)}
         return cls(
-            bias=background.text_bias(vectors),
-            bias_for={lang: background.text_bias(vectors, lang) for lang in languages},
-            # the last column is all background: for texts in any other language
+            languages=languages,
+            biases=background.text_biases(vectors),
+            # texts in any other language are measured against all background
             column=np.array([position.get(x, len(languages)) for x in langs], dtype=np.intp),
         )
 
     def csls(
         self,
         sims: Matrix,
-        post_bias: Matrix,
+        post_biases: Matrix,
         lang: str,
         rows: npt.NDArray[np.intp] | None = None,
     ) -> Matrix:
         """Chunks x texts (or the given rows of texts) CSLS from their cosines."""
-        bias = self.bias_for.get(lang, self.bias)
+        bias = self.biases[:, self.languages.index(lang) if lang in self.languages else -1]
         column = self.column
         if rows is not None:
             bias, column = bias[rows], column[rows]
-        result: Matrix = 2 * sims - post_bias[:, column] - bias[None, :]
+        result: Matrix = 2 * sims - post_biases[:, column] - bias[None, :]
         return result
-
-
-def _post_bias_by_language(background: Background, queries: Matrix) -> Matrix:
-    """Chunks x (languages + 1): each chunk's background similarity per language, then all."""
-    columns = [background.post_bias(queries, lang) for lang in background.languages]
-    return np.stack([*columns, background.post_bias(queries)], axis=1)
 
 
 def post_chunks(post: CleanPost) -> list[str]:
@@ -260,8 +254,8 @@ class Matcher:
         queries = self.embedder.queries(chunks)
         sims = queries @ self._vectors.T  # chunks x texts
         lang = detect_language(post.text)
-        post_bias = _post_bias_by_language(self.background, queries)
-        csls = self._csls.csls(sims, post_bias, lang)
+        post_biases = self.background.post_biases(queries)
+        csls = self._csls.csls(sims, post_biases, lang)
         entry_csls = self._per_entry(csls.max(axis=0))
         cal = self.calibration
         bm25 = self._per_entry(self._words.scores(post.text))
@@ -290,7 +284,7 @@ class Matcher:
         rows = _rows(self._summary_entry, front)
         if len(rows):
             values = self._summary_csls.csls(
-                queries @ self._summary_vectors[rows].T, post_bias, lang, rows
+                queries @ self._summary_vectors[rows].T, post_biases, lang, rows
             ).max(axis=0)
             np.maximum.at(rebuttal, self._summary_entry[rows], values)
         return Evidence(
