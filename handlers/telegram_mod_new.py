@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+from collections.abc import AsyncIterator
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
@@ -134,16 +135,27 @@ async def _close(message: Message, answer: str) -> None:
     await message.edit_text(reply.html(), reply_markup=None)
 
 
-async def got_verdict(update: Update, context: Context) -> None:
-    async with waiting_at(update, context, VERDICT) as conversation:
+@contextlib.asynccontextmanager
+async def _pressed(
+    update: Update, context: Context, step: str, pattern: str
+) -> AsyncIterator[tuple[editing.Draft, Where, str, Message] | None]:
+    """A button of the step the draft waits at, holding the chat's turn: the draft, where it
+    is written, the button's value and its question. None for a button of an ended step."""
+    async with waiting_at(update, context, step) as conversation:
         at = where(update)
         if conversation is None or at is None:
             await stale_button(update, context)
+            yield None
             return
-        if (choice := await _choice(update, VERDICT_BUTTON)) is None:
+        choice = await _choice(update, pattern)
+        yield None if choice is None else (editing.Draft.from_json(conversation.data), at, *choice)
+
+
+async def got_verdict(update: Update, context: Context) -> None:
+    async with _pressed(update, context, VERDICT, VERDICT_BUTTON) as pressed:
+        if pressed is None:
             return
-        value, question = choice
-        draft = editing.Draft.from_json(conversation.data)
+        draft, at, value, question = pressed
         draft.verdict = editing.parse_verdict(value)
         await _keep(context, at, SUMMARY, draft)
         await _close(question, f"Verdict: {verdict_label(draft.verdict.value, 'en')}")
@@ -212,15 +224,11 @@ async def _preview(context: Context, at: Where, message: Message, draft: editing
 
 
 async def got_lang_button(update: Update, context: Context) -> None:
-    async with waiting_at(update, context, LANG) as conversation:
-        at = where(update)
-        if conversation is None or at is None:
-            await stale_button(update, context)
+    async with _pressed(update, context, LANG, LANG_BUTTON) as pressed:
+        if pressed is None:
             return
-        if (choice := await _choice(update, LANG_BUTTON)) is None:
-            return
-        draft = editing.Draft.from_json(conversation.data)
-        draft.lang, question = choice
+        draft, at, lang, question = pressed
+        draft.lang = lang
         await _close(question, f"Language: {draft.lang}")
         await _preview(context, at, question, draft)
 
