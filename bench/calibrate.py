@@ -110,12 +110,6 @@ def pick_threshold(
     return best
 
 
-def operating_point(cal: Calibration, rows: Rows, threshold: float) -> tuple[float, float, int]:
-    """Precision, recall and false alarms of answering at `threshold`, as Matcher.match does."""
-    p, r, alarms, _ = at_threshold(decisions(cal, rows), threshold)
-    return p, r, alarms
-
-
 def export_trees(model: HistGradientBoostingClassifier) -> tuple[float, tuple[Tree, ...]]:
     """The fitted ensemble as plain arrays the matcher evaluates without scikit-learn."""
     trees = []
