@@ -29,7 +29,7 @@ from bench.evalset import SETS, TRAINING, eval_kb, load_posts
 from kb.calibration import CALIBRATION, FEATURES, Calibration, Tree
 from kb.text import clean_post
 
-PAIR_C = 0.03  # strong regularisation: 768 inputs, about a thousand training pairs
+PAIR_C = 0.03  # strong regularisation: 1,152 inputs, a few thousand training pairs
 PAIR_SCALE = 10.0  # the pair inputs are small; scaled so PAIR_C means the same at any model
 
 

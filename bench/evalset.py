@@ -15,7 +15,7 @@ from kb.service import KnowledgeBase
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 KB_FILE = DATA / "eval_kb.yaml"
-TRAINING = ("train_a", "train_b", "train_c", "train_d", "train_e", "train_f")
+TRAINING = tuple(f"train_{x}" for x in "abcdefghi")
 # name -> (KB file, posts file). train_* tune the calibration, dev picks its thresholds,
 # holdout is only ever reported on.
 SETS = {
@@ -25,6 +25,9 @@ SETS = {
     "train_d": (DATA / "train_d_kb.yaml", DATA / "train_d_posts.jsonl"),
     "train_e": (DATA / "train_e_kb.yaml", DATA / "train_e_posts.jsonl"),
     "train_f": (DATA / "train_f_kb.yaml", DATA / "train_f_posts.jsonl"),
+    "train_g": (DATA / "train_g_kb.yaml", DATA / "train_g_posts.jsonl"),
+    "train_h": (DATA / "train_h_kb.yaml", DATA / "train_h_posts.jsonl"),
+    "train_i": (DATA / "train_i_kb.yaml", DATA / "train_i_posts.jsonl"),
     "dev": (KB_FILE, DATA / "posts_dev.jsonl"),
     "holdout": (KB_FILE, DATA / "posts_holdout.jsonl"),
 }

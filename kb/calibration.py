@@ -73,7 +73,7 @@ class Calibration:
     rank_lexical: float = 0.10
     rank_bm25: float = 0.4
     min_words_to_answer: int = 5  # shorter posts are at most asked about, never answered
-    # The pair head: a linear model over [u*v, |u-v|] of the best embedding pair, fitted on
+    # The pair head: a linear model over [u*v, |u-v|, u-v] of the best embedding pair, fitted on
     # the training sets' (post, entry) pairs. It learns which dimensions must agree for two
     # texts to state the same claim rather than merely share a topic.
     pair_weights: tuple[float, ...] = ()

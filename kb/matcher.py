@@ -314,14 +314,19 @@ class Matcher:
         return {self._negatives[i].entry_id for i in np.flatnonzero(closer)}
 
     def pair_vector(self, ev: Evidence, index: int) -> Matrix:
-        """The best (post chunk, entry text) pair as [u*v, |u-v|], the pair head's input."""
+        """The best (post chunk, entry text) pair as [u*v, |u-v|, u-v], the pair head's input.
+
+        The signed difference tells a post that says more than the claim from one that says
+        less or something else; |u-v| alone cannot. With it, recall on unseen training sets
+        at the same false-alarm limit rose from 0.850 to 0.877 (BENCHMARKS.md).
+        """
         assert ev.queries is not None and ev.sims is not None
         start = int(self._starts[index])
         end = int(self._starts[index + 1]) if index + 1 < len(self._starts) else ev.sims.shape[1]
         block = ev.sims[:, start:end]
         chunk, text = np.unravel_index(int(block.argmax()), block.shape)
         u, v = ev.queries[chunk], self._vectors[start + text]
-        return np.concatenate([u * v, np.abs(u - v)]).astype(np.float32)
+        return np.concatenate([u * v, np.abs(u - v), u - v]).astype(np.float32)
 
     def features(self, ev: Evidence, index: int, rival: int | None) -> list[float]:
         """The calibration's inputs (kb.calibration.FEATURES) for one candidate."""
