@@ -8,6 +8,7 @@ from kb import store
 from kb.interchange import parse_entries
 from kb.matcher import Decision
 from kb.service import KnowledgeBase
+from kb.text import clean_post
 from tests.embedders import CountingEmbedder
 
 CONVOY = "kz-convoy-exercises"
@@ -324,3 +325,14 @@ async def test_an_interrupted_import_resumes_without_redoing_work(kb: KnowledgeB
     assert 0 < done < total
     assert await kb.embed_missing() == total - done
     assert kb.embedder.passages_embedded == total - done
+
+
+async def test_the_shipped_pair_head_reads_the_pair_vector_the_matcher_builds(
+    seeded_kb: KnowledgeBase,
+) -> None:
+    # The head's weights are fitted offline (bench/calibrate.py); a matcher whose pair
+    # vector changed shape without a refit would fail on the first post.
+    matcher = await seeded_kb.matcher()
+    evidence, ranked = matcher.scored(clean_post("Kazakhstan is sending tanks to Russia by train"))
+    pair = matcher.pair_vector(evidence, ranked[0][0])
+    assert len(matcher.calibration.pair_weights) == len(pair) == 3 * 384
