@@ -2,9 +2,9 @@
 
     python bench/calibrate.py [--target-precision 0.96] [--max-false-alarms 0.02]
 
-The model is fitted on the six training sets (each with a KB of its own). The answer
+The model is fitted on the training sets (each with a KB of its own). The answer
 threshold is picked on predictions the model did not fit: each training set scored by a
-model fitted on the other five, plus the dev set scored by the model fitted on all six. It
+model fitted on the others, plus the dev set scored by the model fitted on all of them. It
 is the lowest threshold that keeps precision at the target and false alarms (answers to
 posts that match no entry) at or under the given share of such posts. The holdout set is
 never read here: `bench/matcher_quality.py --split holdout` reports on it afterwards.
@@ -131,7 +131,7 @@ def export_trees(model: HistGradientBoostingClassifier) -> tuple[float, tuple[Tr
 def fit_model(x: np.ndarray, y: np.ndarray, kind: str, c: float) -> Calibration:
     """Boosted trees (they learn interactions such as language x similarity), or logistic."""
     if kind == "trees":
-        # Small, shallow trees: six training sets of a few hundred posts each, and the
+        # Small, shallow trees: a dozen training sets of a few hundred posts each, and the
         # out-of-fold recall at our false-alarm limit was best with these (BENCHMARKS.md).
         model = HistGradientBoostingClassifier(
             learning_rate=0.05,

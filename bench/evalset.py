@@ -15,7 +15,7 @@ from kb.service import KnowledgeBase
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 KB_FILE = DATA / "eval_kb.yaml"
-TRAINING = tuple(f"train_{x}" for x in "abcdefghi")
+TRAINING = tuple(f"train_{x}" for x in "abcdefghijkl")
 # name -> (KB file, posts file). train_* tune the calibration, dev picks its thresholds,
 # holdout is only ever reported on.
 SETS = {
@@ -28,6 +28,9 @@ SETS = {
     "train_g": (DATA / "train_g_kb.yaml", DATA / "train_g_posts.jsonl"),
     "train_h": (DATA / "train_h_kb.yaml", DATA / "train_h_posts.jsonl"),
     "train_i": (DATA / "train_i_kb.yaml", DATA / "train_i_posts.jsonl"),
+    "train_j": (DATA / "train_j_kb.yaml", DATA / "train_j_posts.jsonl"),
+    "train_k": (DATA / "train_k_kb.yaml", DATA / "train_k_posts.jsonl"),
+    "train_l": (DATA / "train_l_kb.yaml", DATA / "train_l_posts.jsonl"),
     "dev": (KB_FILE, DATA / "posts_dev.jsonl"),
     "holdout": (KB_FILE, DATA / "posts_holdout.jsonl"),
 }
