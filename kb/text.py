@@ -13,7 +13,9 @@ HASHTAG_RE = re.compile(r"#(\w+)")
 WORD_RE = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*", re.UNICODE)
 SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
 REPEAT_RE = re.compile(r"([!?.])\1+")
-CLAUSE_RE = re.compile(r"\s*[,;:]\s+|\s+[—–-]\s+")
+CLAUSE_RE = re.compile(r"\s*[,;:]\s+|\s+[—–-]\s+|\s*\ue000[\s\ue000]*")
+# Where an emoji stood: a clause boundary ("…rein 😡 teilt das") until footers are dropped.
+EMOJI_MARK = "\ue000"
 
 # Chain-letter footers carry no claim but share words across unrelated hoaxes.
 FOOTER_RE = re.compile(
@@ -72,10 +74,11 @@ def url_key(url: str) -> str:
 
 def _strip_symbols(text: str) -> str:
     # Emoji and pictographs are category So/Sk/Cs/Co; keep letters, digits, punctuation.
-    # The joiners and variation selectors inside emoji sequences (Cf, U+FE0F) go without a
-    # trace, or "‼️" leaves a stray mark behind.
+    # Each leaves a mark that _drop_footer reads as a clause boundary. The joiners and
+    # variation selectors inside emoji sequences (Cf, U+FE0F) go without a trace, or "‼️"
+    # leaves a stray mark behind.
     return "".join(
-        " "
+        f" {EMOJI_MARK} "
         if unicodedata.category(ch) in ("So", "Sk", "Cs", "Co", "Cn")
         else ""
         if unicodedata.category(ch) == "Cf" or "\ufe00" <= ch <= "\ufe0f"
@@ -132,7 +135,7 @@ def clean_post(text: str) -> CleanPost:
         kept = _drop_footer(sentence)
         if kept is None or not WORD_RE.search(kept):
             continue
-        sentences.append(_decaps(kept))
+        sentences.append(_decaps(" ".join(kept.replace(EMOJI_MARK, " ").split())))
     joined = " ".join(sentences)
     words = tuple(w.lower() for w in WORD_RE.findall(joined))
     return CleanPost(text=joined, sentences=tuple(sentences), urls=urls, words=words)

@@ -17,6 +17,11 @@ def test_a_sentence_that_is_all_footer_goes() -> None:
     assert post.text == "The tenge will crash on Monday."
 
 
+def test_an_emoji_between_claim_and_footer_parts_them_like_a_comma() -> None:
+    post = clean_post("ab Januar kommt KEINER mehr aus Kasachstan rein 😡 teilt das!!")
+    assert post.text == "ab Januar kommt keiner mehr aus Kasachstan rein"
+
+
 def test_a_long_clause_that_mentions_sharing_is_kept() -> None:
     text = "They say the ministry will punish everyone who shares the convoy videos from the border"
     assert clean_post(text + ", please share").text == text
