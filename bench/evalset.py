@@ -19,18 +19,7 @@ TRAINING = tuple(f"train_{x}" for x in "abcdefghijkl")
 # name -> (KB file, posts file). train_* tune the calibration, dev picks its thresholds,
 # holdout is only ever reported on.
 SETS = {
-    "train_a": (DATA / "train_a_kb.yaml", DATA / "train_a_posts.jsonl"),
-    "train_b": (DATA / "train_b_kb.yaml", DATA / "train_b_posts.jsonl"),
-    "train_c": (DATA / "train_c_kb.yaml", DATA / "train_c_posts.jsonl"),
-    "train_d": (DATA / "train_d_kb.yaml", DATA / "train_d_posts.jsonl"),
-    "train_e": (DATA / "train_e_kb.yaml", DATA / "train_e_posts.jsonl"),
-    "train_f": (DATA / "train_f_kb.yaml", DATA / "train_f_posts.jsonl"),
-    "train_g": (DATA / "train_g_kb.yaml", DATA / "train_g_posts.jsonl"),
-    "train_h": (DATA / "train_h_kb.yaml", DATA / "train_h_posts.jsonl"),
-    "train_i": (DATA / "train_i_kb.yaml", DATA / "train_i_posts.jsonl"),
-    "train_j": (DATA / "train_j_kb.yaml", DATA / "train_j_posts.jsonl"),
-    "train_k": (DATA / "train_k_kb.yaml", DATA / "train_k_posts.jsonl"),
-    "train_l": (DATA / "train_l_kb.yaml", DATA / "train_l_posts.jsonl"),
+    **{name: (DATA / f"{name}_kb.yaml", DATA / f"{name}_posts.jsonl") for name in TRAINING},
     "dev": (KB_FILE, DATA / "posts_dev.jsonl"),
     "holdout": (KB_FILE, DATA / "posts_holdout.jsonl"),
 }

@@ -13,9 +13,9 @@ HASHTAG_RE = re.compile(r"#(\w+)")
 WORD_RE = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*", re.UNICODE)
 SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
 REPEAT_RE = re.compile(r"([!?.])\1+")
-CLAUSE_RE = re.compile(r"\s*[,;:]\s+|\s+[—–-]\s+|\s*\ue000[\s\ue000]*")
 # Where an emoji stood: a clause boundary ("…rein 😡 teilt das") until footers are dropped.
 EMOJI_MARK = "\ue000"
+CLAUSE_RE = re.compile(rf"\s*[,;:]\s+|\s+[—–-]\s+|\s*{EMOJI_MARK}[\s{EMOJI_MARK}]*")
 
 # Chain-letter footers carry no claim but share words across unrelated hoaxes.
 FOOTER_RE = re.compile(
@@ -73,18 +73,20 @@ def url_key(url: str) -> str:
 
 
 def _strip_symbols(text: str) -> str:
+    return "".join(_symbol_free(ch) for ch in text)
+
+
+def _symbol_free(ch: str) -> str:
     # Emoji and pictographs are category So/Sk/Cs/Co; keep letters, digits, punctuation.
     # Each leaves a mark that _drop_footer reads as a clause boundary. The joiners and
     # variation selectors inside emoji sequences (Cf, U+FE0F) go without a trace, or "‼️"
     # leaves a stray mark behind.
-    return "".join(
-        f" {EMOJI_MARK} "
-        if unicodedata.category(ch) in ("So", "Sk", "Cs", "Co", "Cn")
-        else ""
-        if unicodedata.category(ch) == "Cf" or "\ufe00" <= ch <= "\ufe0f"
-        else ch
-        for ch in text
-    )
+    category = unicodedata.category(ch)
+    if category in ("So", "Sk", "Cs", "Co", "Cn"):
+        return f" {EMOJI_MARK} "
+    if category == "Cf" or "\ufe00" <= ch <= "\ufe0f":
+        return ""
+    return ch
 
 
 SHOUTED_RE = re.compile(r"\b[^\W\d_]{5,}\b")
