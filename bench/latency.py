@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -43,7 +44,7 @@ QUERY_SETS = ("ours", "tweets")
 
 from bench.evalset import evaluation_post_texts  # noqa: E402
 from kb.background import load_background  # noqa: E402
-from kb.embed import default_embedder, text_hash  # noqa: E402
+from kb.embed import TERMS_KEPT, Terms, default_embedder, text_hash  # noqa: E402
 from kb.interchange import EntryIn  # noqa: E402
 from kb.matcher import IndexedText, Matcher, post_chunks  # noqa: E402
 from kb.text import clean_post  # noqa: E402
@@ -85,6 +86,48 @@ def cached_vectors(texts: list[str]) -> dict[str, np.ndarray]:
     return {t: cache[text_hash(t)] for t in texts}
 
 
+_TERMS: dict[str, Terms] = {}  # the terms cache, read once per process
+
+
+def _terms_path() -> Path:
+    return CACHE / f"terms-{default_embedder().name}.npz"
+
+
+def cached_terms(texts: Sequence[str], save: bool = True) -> dict[str, Terms]:
+    """Latent terms of `texts` (posts and KB texts alike), embedding only what is not cached."""
+    path = _terms_path()
+    if not _TERMS and path.exists():
+        with np.load(path) as data:
+            for h, i, v, n in zip(
+                data["hashes"].tolist(), data["indices"], data["values"], data["sizes"], strict=True
+            ):
+                _TERMS[h] = i[:n].astype(np.int32), v[:n].astype(np.float32)
+    missing = sorted({t for t in texts if text_hash(t) not in _TERMS})
+    for start in range(0, len(missing), 64):
+        batch = missing[start : start + 64]
+        for t, terms in zip(batch, default_embedder().terms(batch), strict=True):
+            _TERMS[text_hash(t)] = terms
+        if start % 1024 == 0 and len(missing) > 64:
+            print(f"  latent terms {start + len(batch)}/{len(missing)}", file=sys.stderr)
+    if missing and save:
+        save_terms()
+    return {t: _TERMS[text_hash(t)] for t in texts}
+
+
+def save_terms() -> None:
+    hashes = list(_TERMS)
+    indices = np.zeros((len(hashes), TERMS_KEPT), dtype=np.uint16)
+    values = np.zeros((len(hashes), TERMS_KEPT), dtype=np.float16)
+    sizes = np.zeros(len(hashes), dtype=np.int16)
+    for row, h in enumerate(hashes):
+        i, v = _TERMS[h]
+        indices[row, : len(i)], values[row, : len(v)], sizes[row] = i, v, len(i)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tmp = _terms_path().with_suffix(".tmp.npz")
+    np.savez(tmp, hashes=np.array(hashes), indices=indices, values=values, sizes=sizes)
+    tmp.replace(_terms_path())
+
+
 def reset_peak_rss() -> None:
     """Start the peak-RSS count afresh (Linux), so loading the benchmark's own vector cache is
     not counted as the matcher's memory."""
@@ -108,7 +151,8 @@ def one_size(size: int, n_posts: int, repeat: int, queries: str) -> dict[str, fl
     rng = np.random.default_rng(size)
     base = claims[: min(size, len(claims))]
     vectors = cached_vectors([c for _, c, _ in base] + [t for _, _, t in base])
-    texts, rows = [], []
+    claim_terms = cached_terms([c for _, c, _ in base])  # a copy names what its original does
+    texts, rows, terms = [], [], []
     for i in range(size):
         cid, claim, title = base[i % len(base)]
         copy = i // len(base)
@@ -122,13 +166,14 @@ def one_size(size: int, n_posts: int, repeat: int, queries: str) -> dict[str, fl
                 IndexedText(entry_id, text if not copy else f"{text} ({copy})", role, "en")
             )
             rows.append(vector)
+            terms.append(claim_terms[claim])
     matrix = np.stack(rows)
-    del vectors, rows
+    del vectors, rows, claim_terms
     gc.collect()
     reset_peak_rss()  # from here on: what a bot process holding this KB needs
     embedder = default_embedder()
     started = time.perf_counter()
-    matcher = Matcher(embedder, load_background(embedder), texts, matrix)
+    matcher = Matcher(embedder, load_background(embedder), texts, matrix, terms=terms)
     build = time.perf_counter() - started
     posts = query_set(queries)[:n_posts]
     matcher.match(posts[0])  # warm caches (lingua, BLAS)

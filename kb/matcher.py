@@ -13,7 +13,7 @@ import numpy.typing as npt
 from kb.background import Background
 from kb.bm25 import WordIndex
 from kb.calibration import Calibration
-from kb.embed import Embedder, Matrix
+from kb.embed import TERMS_KEPT, Embedder, Matrix, Terms, terms_similarity
 from kb.lang import detect_language
 from kb.lexical import LexicalIndex
 from kb.text import DENIAL_RE, CleanPost, clean_post, numbers_in, url_key
@@ -90,6 +90,8 @@ class Evidence:
     queries: Matrix | None = None  # the post's chunk vectors
     sims: Matrix | None = None  # chunks x texts cosines
     words: int = 0
+    chunks: list[str] = field(default_factory=list)  # what was embedded
+    terms: list[Terms] | None = None  # the chunks' latent terms, once a candidate needs them
 
 
 def top_indices(values: Matrix, k: int) -> npt.NDArray[np.intp]:
@@ -149,6 +151,31 @@ class _Normaliser:
         return result
 
 
+class _TermTable:
+    """Latent terms of many texts in two fixed-width arrays (uint16 indices, float16 values):
+    1 KB a text, against about 3 KB as separate arrays."""
+
+    def __init__(self, n: int) -> None:
+        self.indices = np.zeros((n, TERMS_KEPT), dtype=np.uint16)
+        self.values = np.zeros((n, TERMS_KEPT), dtype=np.float16)
+        self.sizes = np.zeros(n, dtype=np.int16)
+        self.known = np.zeros(n, dtype=bool)
+
+    def put(self, row: int, terms: Terms) -> None:
+        n = min(len(terms[0]), TERMS_KEPT)
+        self.indices[row, :n] = terms[0][:n]
+        self.values[row, :n] = terms[1][:n]
+        self.sizes[row] = n
+        self.known[row] = True
+
+    def get(self, row: int) -> Terms:
+        n = int(self.sizes[row])
+        return (
+            self.indices[row, :n].astype(np.int32),
+            self.values[row, :n].astype(np.float32),
+        )
+
+
 def post_chunks(post: CleanPost) -> list[str]:
     """What to embed: a short post whole; a long one in windows of a few sentences.
 
@@ -191,6 +218,7 @@ class Matcher:
         texts: Sequence[IndexedText],
         vectors: Matrix,
         *,
+        terms: Sequence[Terms] | None = None,
         appearances: Iterable[tuple[str, str]] = (),
         media: Iterable[tuple[str, str]] = (),
         calibration: Calibration | None = None,
@@ -203,6 +231,10 @@ class Matcher:
         negative = [i for i in order if texts[i].role == "negative"]
         self._texts = [texts[i] for i in positive]
         self._vectors = np.ascontiguousarray(vectors[positive], dtype=np.float32)
+        self._terms = _TermTable(len(positive))
+        if terms is not None:
+            for row, i in enumerate(positive):
+                self._terms.put(row, terms[i])
         self._negatives = [texts[i] for i in negative]
         self._negative_vectors = np.ascontiguousarray(vectors[negative], dtype=np.float32)
         self._csls = _Normaliser.build(background, self._vectors, [t.lang for t in self._texts])
@@ -232,6 +264,11 @@ class Matcher:
             [position[texts[i].entry_id] for i in summaries], dtype=np.intp
         )
         self._summary_vectors = np.ascontiguousarray(vectors[summaries], dtype=np.float32)
+        self._summary_texts = [texts[i].text for i in summaries]
+        self._summary_terms = _TermTable(len(summaries))
+        if terms is not None:
+            for row, i in enumerate(summaries):
+                self._summary_terms.put(row, terms[i])
         self._summary_csls = _Normaliser.build(
             background, self._summary_vectors, [texts[i].lang for i in summaries]
         )
@@ -305,6 +342,7 @@ class Matcher:
             words=len(post.words),
             queries=queries,
             sims=sims,
+            chunks=chunks,
         )
 
     def _closer_to_negative(self, cosine: Matrix, negative_sims: Matrix) -> set[str]:
@@ -328,6 +366,37 @@ class Matcher:
         u, v = ev.queries[chunk], self._vectors[start + text]
         return np.concatenate([u * v, np.abs(u - v), u - v]).astype(np.float32)
 
+    def terms_similarity(self, ev: Evidence, index: int) -> float:
+        """The best latent-term cosine between a chunk of the post and a phrasing of the entry."""
+        start = int(self._starts[index])
+        end = int(self._starts[index + 1]) if index + 1 < len(self._starts) else len(self._texts)
+        texts = [t.text for t in self._texts]
+        return self._best_terms(ev, self._terms, range(start, end), texts)
+
+    def terms_rebuttal_gap(self, ev: Evidence, index: int) -> float:
+        """How many more of the post's latent terms the entry's rebuttal names than its claim:
+        a post stating the official version names the rebuttal's things (exercises, the
+        ministry), a post stating the rumour the claim's."""
+        rows = _rows(self._summary_entry, np.array([index], dtype=np.intp))
+        if not len(rows):
+            return 0.0
+        rebuttal = self._best_terms(ev, self._summary_terms, rows.tolist(), self._summary_texts)
+        return rebuttal - self.terms_similarity(ev, index)
+
+    def _best_terms(
+        self, ev: Evidence, table: _TermTable, rows: Iterable[int], texts: Sequence[str]
+    ) -> float:
+        if ev.terms is None:
+            ev.terms = self.embedder.terms(ev.chunks)
+        rows = list(rows)
+        # A matcher built without stored terms (benchmarks over collections outside a
+        # database) embeds a candidate's texts the first time it needs them.
+        missing = [i for i in rows if not table.known[i]]
+        for i, found in zip(missing, self.embedder.terms([texts[i] for i in missing]), strict=True):
+            table.put(i, found)
+        known = [table.get(i) for i in rows]
+        return max((terms_similarity(p, t) for p in ev.terms for t in known), default=0.0)
+
     def features(self, ev: Evidence, index: int, rival: int | None) -> list[float]:
         """The calibration's inputs (kb.calibration.FEATURES) for one candidate."""
         margin = float(ev.csls[index] - ev.csls[rival]) if rival is not None else 0.2
@@ -342,6 +411,8 @@ class Matcher:
             1.0 if ev.lang in self._langs[index] else 0.0,
             len(ev.numbers - self._numbers[index]) / len(ev.numbers) if ev.numbers else 0.0,
             self.calibration.pair_score(self.pair_vector(ev, index)),
+            self.terms_similarity(ev, index),
+            self.terms_rebuttal_gap(ev, index),
         ]
 
     def match(

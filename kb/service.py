@@ -100,21 +100,29 @@ class KnowledgeBase:
 
         An interrupted run keeps every finished batch; the next run embeds only the rest.
         """
+        name = self.embedder.name
         async with self.sessions() as session:
             texts = await store.index_texts(session)
-            have = await store.stored_hashes(session, self.embedder.name)
+            have = await store.stored_hashes(session, name)
+            have_terms = await store.stored_hashes(session, store.terms_model(name))
         todo = list(
-            {text_hash(t.text): t.text for t in texts if text_hash(t.text) not in have}.items()
+            {
+                text_hash(t.text): t.text
+                for t in texts
+                if text_hash(t.text) not in have or text_hash(t.text) not in have_terms
+            }.items()
         )
         if progress and todo:
             progress(0, len(todo))
         for start in range(0, len(todo), EMBED_BATCH):
             batch = todo[start : start + EMBED_BATCH]
-            vectors = await self._pool.passages([t for _, t in batch])
+            dense = [(h, t) for h, t in batch if h not in have]
+            sparse = [(h, t) for h, t in batch if h not in have_terms]
+            vectors = await self._pool.passages([t for _, t in dense])
+            terms = await self._pool.terms([t for _, t in sparse])
             async with self.sessions() as session:
-                await store.save_vectors(
-                    session, self.embedder.name, [h for h, _ in batch], vectors
-                )
+                await store.save_vectors(session, name, [h for h, _ in dense], vectors)
+                await store.save_terms(session, name, [h for h, _ in sparse], terms)
                 await session.commit()
             if progress:
                 progress(min(start + EMBED_BATCH, len(todo)), len(todo))
@@ -137,6 +145,7 @@ class KnowledgeBase:
         async with self.sessions() as session:
             texts = await store.index_texts(session)
             vectors = await store.load_vectors(session, self.embedder.name)
+            terms = await store.load_terms(session, self.embedder.name)
             links, media = await store.exact_keys(session)
         if self._background is None:
             self._background = await asyncio.to_thread(load_background, self.embedder)
@@ -147,7 +156,14 @@ class KnowledgeBase:
             else np.zeros((0, self.embedder.dim), dtype=np.float32)
         )
         return await asyncio.to_thread(
-            Matcher, self.embedder, background, texts, matrix, appearances=links, media=media
+            Matcher,
+            self.embedder,
+            background,
+            texts,
+            matrix,
+            terms=[terms[text_hash(t.text)] for t in texts],
+            appearances=links,
+            media=media,
         )
 
     async def embed_queries(self, texts: Sequence[str]) -> Matrix:

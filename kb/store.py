@@ -14,7 +14,7 @@ from sqlalchemy import delete, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from kb.embed import Matrix
+from kb.embed import Matrix, Terms
 from kb.errors import UnknownEntry
 from kb.interchange import EntryIn, SourceIn, TranslationIn
 from kb.lang import detect_language
@@ -295,6 +295,37 @@ async def load_vectors(session: AsyncSession, model: str) -> dict[str, Matrix]:
     # float16 halves storage and memory; cosine ranks do not change at this precision.
     rows = await session.exec(select(Vector.text_hash, Vector.vector).where(Vector.model == model))
     return {h: np.frombuffer(v, dtype=np.float16) for h, v in rows.all()}
+
+
+def terms_model(model: str) -> str:
+    """The name latent-term vectors are stored under, beside the model's dense vectors."""
+    return f"{model}/terms"
+
+
+async def save_terms(
+    session: AsyncSession, model: str, hashes: Sequence[str], terms: Sequence[Terms]
+) -> None:
+    # indices (the head has 16,384 features) as uint16, then values as float16: 1 KB a text
+    session.add_all(
+        Vector(
+            model=terms_model(model),
+            text_hash=h,
+            vector=i.astype(np.uint16).tobytes() + v.astype(np.float16).tobytes(),
+        )
+        for h, (i, v) in zip(hashes, terms, strict=True)
+    )
+
+
+async def load_terms(session: AsyncSession, model: str) -> dict[str, Terms]:
+    rows = await session.exec(
+        select(Vector.text_hash, Vector.vector).where(Vector.model == terms_model(model))
+    )
+    out: dict[str, Terms] = {}
+    for h, packed in rows.all():
+        n = len(packed) // 4
+        indices = np.frombuffer(packed[: 2 * n], dtype=np.uint16).astype(np.int32)
+        out[h] = indices, np.frombuffer(packed[2 * n :], dtype=np.float16).astype(np.float32)
+    return out
 
 
 async def record_report(session: AsyncSession, report: Report) -> Report:

@@ -14,14 +14,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from kb.db import open_database
 from kb.embed import Embedder, default_embedder
 from kb.service import KnowledgeBase
-from tests.embedders import CountingEmbedder
+from tests.embedders import CountingEmbedder, RememberingEmbedder
 
 DATA = Path(__file__).parent / "data"
 
 
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
-    return default_embedder()
+    return RememberingEmbedder(default_embedder())
 
 
 @pytest.fixture

@@ -275,6 +275,8 @@ async def test_vectors_are_stored_and_never_recomputed_per_query(kb: KnowledgeBa
         await second.match("Kazakhstan sends tanks to Russia by train")
         assert isinstance(second.embedder, CountingEmbedder)
         assert second.embedder.passages_embedded == 0
+        # the KB texts' latent terms come from the database too: only the post is embedded
+        assert second.embedder.terms_embedded == 1
     finally:
         second.close()
 
@@ -336,3 +338,48 @@ async def test_the_shipped_pair_head_reads_the_pair_vector_the_matcher_builds(
     evidence, ranked = matcher.scored(clean_post("Kazakhstan is sending tanks to Russia by train"))
     pair = matcher.pair_vector(evidence, ranked[0][0])
     assert len(matcher.calibration.pair_weights) == len(pair) == 3 * 384
+
+
+async def test_latent_terms_tell_the_claim_from_another_fact_on_its_topic(
+    seeded_kb: KnowledgeBase,
+) -> None:
+    # Dense vectors put both posts close to the convoy claim (same topic, same country);
+    # the latent terms keep what each names: tanks and trains against aid and Ukraine.
+    matcher = await seeded_kb.matcher()
+    index = matcher.entry_ids.index(CONVOY)
+    similarity = {}
+    for name, post in {
+        "claim": "Казахстан тайно отправляет в Россию поезда с танками",
+        "other fact": "Kazakhstan sends humanitarian aid to Ukraine",
+    }.items():
+        evidence = matcher.evidence(clean_post(post))
+        similarity[name] = matcher.terms_similarity(evidence, index)
+    assert similarity["claim"] > similarity["other fact"] + 0.1
+
+
+@pytest.mark.parametrize(
+    ("rumour", "official"),
+    [
+        (
+            "Kazakhstan is secretly sending tanks to Russia",
+            "The Kazakh Defence Ministry says the military columns in the videos were its own "
+            "units travelling to planned exercises",
+        ),
+        (
+            "Казахстан тайно отправляет в Россию поезда с танками",
+            "Минобороны Казахстана: колонны техники на видео — это наши подразделения, "
+            "которые едут на учения",
+        ),
+    ],
+    ids=["en", "ru"],
+)
+async def test_a_post_stating_the_official_version_names_the_rebuttals_terms(
+    seeded_kb: KnowledgeBase, rumour: str, official: str
+) -> None:
+    matcher = await seeded_kb.matcher()
+    index = matcher.entry_ids.index(CONVOY)
+    gap = {
+        name: matcher.terms_rebuttal_gap(matcher.evidence(clean_post(post)), index)
+        for name, post in {"rumour": rumour, "official": official}.items()
+    }
+    assert gap["official"] > gap["rumour"] + 0.15

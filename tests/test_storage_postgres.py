@@ -45,6 +45,7 @@ async def test_entries_vectors_and_reports_round_trip_on_postgres(
             assert await store.get_entry(session, "heating-ban") == ENTRIES[0]
             # claim, summary, variant, and the German claim and summary
             assert len(await store.stored_hashes(session, embedder.name)) == 5
+            assert len(await store.stored_hashes(session, store.terms_model(embedder.name))) == 5
             rows = (await session.exec(text("SELECT count(*) FROM report"))).one()  # type: ignore[call-overload]
             assert rows[0] == 1
             trail = await store.audit_trail(session, "heating-ban")
