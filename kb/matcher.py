@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -370,8 +370,7 @@ class Matcher:
         """The best latent-term cosine between a chunk of the post and a phrasing of the entry."""
         start = int(self._starts[index])
         end = int(self._starts[index + 1]) if index + 1 < len(self._starts) else len(self._texts)
-        texts = [t.text for t in self._texts]
-        return self._best_terms(ev, self._terms, range(start, end), texts)
+        return self._best_terms(ev, self._terms, range(start, end), lambda i: self._texts[i].text)
 
     def terms_rebuttal_gap(self, ev: Evidence, index: int) -> float:
         """How many more of the post's latent terms the entry's rebuttal names than its claim:
@@ -380,11 +379,13 @@ class Matcher:
         rows = _rows(self._summary_entry, np.array([index], dtype=np.intp))
         if not len(rows):
             return 0.0
-        rebuttal = self._best_terms(ev, self._summary_terms, rows.tolist(), self._summary_texts)
+        rebuttal = self._best_terms(
+            ev, self._summary_terms, rows.tolist(), self._summary_texts.__getitem__
+        )
         return rebuttal - self.terms_similarity(ev, index)
 
     def _best_terms(
-        self, ev: Evidence, table: _TermTable, rows: Iterable[int], texts: Sequence[str]
+        self, ev: Evidence, table: _TermTable, rows: Iterable[int], text_of: Callable[[int], str]
     ) -> float:
         if ev.terms is None:
             ev.terms = self.embedder.terms(ev.chunks)
@@ -392,8 +393,10 @@ class Matcher:
         # A matcher built without stored terms (benchmarks over collections outside a
         # database) embeds a candidate's texts the first time it needs them.
         missing = [i for i in rows if not table.known[i]]
-        for i, found in zip(missing, self.embedder.terms([texts[i] for i in missing]), strict=True):
-            table.put(i, found)
+        if missing:
+            found_terms = self.embedder.terms([text_of(i) for i in missing])
+            for i, found in zip(missing, found_terms, strict=True):
+                table.put(i, found)
         known = [table.get(i) for i in rows]
         return max((terms_similarity(p, t) for p in ev.terms for t in known), default=0.0)
 
