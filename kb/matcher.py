@@ -176,6 +176,13 @@ class _TermTable:
         )
 
 
+def _without(terms: Terms, indices: npt.NDArray[np.int32]) -> Terms:
+    """The terms not among `indices`, at their own weights (not rescaled: what is left of a
+    rebuttal that restates its claim should count for little)."""
+    keep = ~np.isin(terms[0], indices, assume_unique=True)
+    return terms[0][keep], terms[1][keep]
+
+
 def post_chunks(post: CleanPost) -> list[str]:
     """What to embed: a short post whole; a long one in windows of a few sentences.
 
@@ -368,27 +375,45 @@ class Matcher:
 
     def terms_similarity(self, ev: Evidence, index: int) -> float:
         """The best latent-term cosine between a chunk of the post and a phrasing of the entry."""
-        start = int(self._starts[index])
-        end = int(self._starts[index + 1]) if index + 1 < len(self._starts) else len(self._texts)
-        return self._best_terms(ev, self._terms, range(start, end), lambda i: self._texts[i].text)
+        phrasings = self._terms_of(ev, index)
+        return max(
+            (terms_similarity(p, t) for p in self._post_terms(ev) for t in phrasings), default=0.0
+        )
 
     def terms_rebuttal_gap(self, ev: Evidence, index: int) -> float:
-        """How many more of the post's latent terms the entry's rebuttal names than its claim:
-        a post stating the official version names the rebuttal's things (exercises, the
-        ministry), a post stating the rumour the claim's."""
+        """How much more of the post the entry's rebuttal names than its claim, counting only
+        the latent terms each has and the other lacks. A post stating the official version
+        names the rebuttal's own things (exercises, the ministry). A rebuttal that restates
+        the claim, as a fact-check's headline often does, then weighs nothing either way."""
         rows = _rows(self._summary_entry, np.array([index], dtype=np.intp))
         if not len(rows):
             return 0.0
-        rebuttal = self._best_terms(
-            ev, self._summary_terms, rows.tolist(), self._summary_texts.__getitem__
+        claims = self._terms_of(ev, index)
+        rebuttals = self._known_terms(
+            self._summary_terms, rows.tolist(), self._summary_texts.__getitem__
         )
-        return rebuttal - self.terms_similarity(ev, index)
+        in_claims = np.unique(np.concatenate([t[0] for t in claims]))
+        in_rebuttals = np.unique(np.concatenate([t[0] for t in rebuttals]))
+        post = self._post_terms(ev)
+        own_rebuttal = [_without(t, in_claims) for t in rebuttals]
+        own_claim = [_without(t, in_rebuttals) for t in claims]
+        rebuttal = max((terms_similarity(p, t) for p in post for t in own_rebuttal), default=0.0)
+        claim = max((terms_similarity(p, t) for p in post for t in own_claim), default=0.0)
+        return rebuttal - claim
 
-    def _best_terms(
-        self, ev: Evidence, table: _TermTable, rows: Iterable[int], text_of: Callable[[int], str]
-    ) -> float:
+    def _post_terms(self, ev: Evidence) -> list[Terms]:
         if ev.terms is None:
             ev.terms = self.embedder.terms(ev.chunks)
+        return ev.terms
+
+    def _terms_of(self, ev: Evidence, index: int) -> list[Terms]:
+        start = int(self._starts[index])
+        end = int(self._starts[index + 1]) if index + 1 < len(self._starts) else len(self._texts)
+        return self._known_terms(self._terms, range(start, end), lambda i: self._texts[i].text)
+
+    def _known_terms(
+        self, table: _TermTable, rows: Iterable[int], text_of: Callable[[int], str]
+    ) -> list[Terms]:
         rows = list(rows)
         # A matcher built without stored terms (benchmarks over collections outside a
         # database) embeds a candidate's texts the first time it needs them.
@@ -397,8 +422,7 @@ class Matcher:
             found_terms = self.embedder.terms([text_of(i) for i in missing])
             for i, found in zip(missing, found_terms, strict=True):
                 table.put(i, found)
-        known = [table.get(i) for i in rows]
-        return max((terms_similarity(p, t) for p in ev.terms for t in known), default=0.0)
+        return [table.get(i) for i in rows]
 
     def features(self, ev: Evidence, index: int, rival: int | None) -> list[float]:
         """The calibration's inputs (kb.calibration.FEATURES) for one candidate."""
