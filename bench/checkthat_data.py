@@ -139,7 +139,6 @@ class CachedQueries:
         self.path = CACHE / f"checkthat-queries-{self.name}.npz"
         self._cache: dict[str, np.ndarray] = {}
         self._dirty = False
-        self._terms_dirty = False
         if self.path.exists():
             with np.load(self.path) as data:
                 self._cache = dict(zip(data["hashes"].tolist(), data["vectors"], strict=True))
@@ -169,13 +168,10 @@ class CachedQueries:
 
     def terms(self, texts: Sequence[str]) -> list[Terms]:
         found = cached_terms(texts, save=False)
-        self._terms_dirty = True
         return [found[t] for t in texts]
 
     def save(self) -> None:
-        if self._terms_dirty:
-            save_terms()
-            self._terms_dirty = False
+        save_terms()
         if not self._dirty:
             return
         CACHE.mkdir(parents=True, exist_ok=True)

@@ -87,6 +87,7 @@ def cached_vectors(texts: list[str]) -> dict[str, np.ndarray]:
 
 
 _TERMS: dict[str, Terms] = {}  # the terms cache, read once per process
+_UNSAVED: set[str] = set()  # hashes embedded since the cache file was last written
 
 
 def _terms_path() -> Path:
@@ -107,14 +108,18 @@ def cached_terms(texts: Sequence[str], save: bool = True) -> dict[str, Terms]:
         batch = missing[start : start + 64]
         for t, terms in zip(batch, default_embedder().terms(batch), strict=True):
             _TERMS[text_hash(t)] = terms
+            _UNSAVED.add(text_hash(t))
         if start % 1024 == 0 and len(missing) > 64:
             print(f"  latent terms {start + len(batch)}/{len(missing)}", file=sys.stderr)
-    if missing and save:
+    if save:
         save_terms()
     return {t: _TERMS[text_hash(t)] for t in texts}
 
 
 def save_terms() -> None:
+    """Write the terms cache, if anything was embedded since it was last written."""
+    if not _UNSAVED:
+        return
     hashes = list(_TERMS)
     indices = np.zeros((len(hashes), TERMS_KEPT), dtype=np.uint16)
     values = np.zeros((len(hashes), TERMS_KEPT), dtype=np.float16)
@@ -126,6 +131,7 @@ def save_terms() -> None:
     tmp = _terms_path().with_suffix(".tmp.npz")
     np.savez(tmp, hashes=np.array(hashes), indices=indices, values=values, sizes=sizes)
     tmp.replace(_terms_path())
+    _UNSAVED.clear()
 
 
 def reset_peak_rss() -> None:

@@ -105,13 +105,8 @@ class KnowledgeBase:
             texts = await store.index_texts(session)
             have = await store.stored_hashes(session, name)
             have_terms = await store.stored_hashes(session, store.terms_model(name))
-        todo = list(
-            {
-                text_hash(t.text): t.text
-                for t in texts
-                if text_hash(t.text) not in have or text_hash(t.text) not in have_terms
-            }.items()
-        )
+        by_hash = {text_hash(t.text): t.text for t in texts}
+        todo = [(h, t) for h, t in by_hash.items() if h not in have or h not in have_terms]
         if progress and todo:
             progress(0, len(todo))
         for start in range(0, len(todo), EMBED_BATCH):
