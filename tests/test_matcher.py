@@ -383,3 +383,52 @@ async def test_a_post_stating_the_official_version_names_the_rebuttals_terms(
         for name, post in {"rumour": rumour, "official": official}.items()
     }
     assert gap["official"] > gap["rumour"] + 0.1
+
+
+async def test_an_unrelated_post_is_decided_without_the_second_pass_of_the_model(
+    kb: KnowledgeBase,
+) -> None:
+    # No candidate could reach "ask" whatever the latent terms say, so the model is not run
+    # over the post a second time; a post near a claim still gets its terms.
+    counting = kb.embedder
+    assert isinstance(counting, CountingEmbedder)
+    await kb.seed()
+    counting.terms_embedded = 0
+    unrelated = await kb.match("Продаю дитячий велосипед у доброму стані, ціна договірна.")
+    assert unrelated.decision is Decision.NONE
+    assert counting.terms_embedded == 0
+    ask_at = (await kb.matcher()).calibration.ask_at
+    assert all(c.score < ask_at for c in unrelated.candidates)
+    await kb.match("Kazakhstan is secretly sending trains full of tanks to Russia for the war")
+    assert counting.terms_embedded == 1
+
+
+@pytest.mark.parametrize(
+    "post",
+    [
+        "Who wants to go hiking in the mountains near Almaty this Saturday morning?",
+        "Der Zug nach Berlin hat heute wieder vierzig Minuten Verspätung, unglaublich.",
+        "Kazakhstan's national football team beat Denmark in a Euro qualifier in Astana.",
+        "Kazakhstan sends humanitarian aid to Ukraine",
+        "Казахстан тайно отправляет в Россию поезда с танками",
+        "Astana helps Moscow dodge sanctions",
+        "Kazakh army units moved to training grounds for planned exercises, the ministry said",
+    ],
+)
+async def test_skipping_the_latent_terms_never_changes_the_decision(
+    seeded_kb: KnowledgeBase, post: str
+) -> None:
+    matcher = await seeded_kb.matcher()
+    cal = matcher.calibration
+    _, quick = matcher.scored(clean_post(post))
+    _, full = matcher.scored(clean_post(post), all_features=True)
+
+    def decision(ranked: list[tuple[int, list[float], float]]) -> str:
+        best = ranked[0][2]
+        return "answer" if best >= cal.answer_at else "ask" if best >= cal.ask_at else "none"
+
+    assert decision(quick) == decision(full)
+    for (_, _, bound), (_, _, probability) in zip(
+        sorted(quick), sorted(full), strict=True
+    ):  # where the terms were skipped, the score is an upper bound of the full one
+        assert bound >= probability - 1e-9
