@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.evalset import SETS, TRAINING, eval_kb, load_posts
 from kb.calibration import CALIBRATION, FEATURES, Calibration, Tree
+from kb.embed import default_embedder
 from kb.text import clean_post
 
 PAIR_C = 0.03  # strong regularisation: 1,152 inputs, a few thousand training pairs
@@ -257,6 +258,7 @@ def main() -> None:
         "target_precision": args.target_precision,
         "max_false_alarms": args.max_false_alarms,
         "pair_c": pair_c,
+        "embedder": default_embedder().name,
     }
     CALIBRATION.write_text(json.dumps(data) + "\n", encoding="utf-8")
     print("wrote", CALIBRATION)

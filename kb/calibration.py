@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -99,6 +99,8 @@ class Calibration:
     # texts to state the same claim rather than merely share a topic.
     pair_weights: tuple[float, ...] = ()
     pair_bias: float = 0.0
+    # The model whose similarities this was fitted on (Embedder.name); "" fits any.
+    embedder: str = ""
 
     @classmethod
     def load(cls, path: Path = CALIBRATION) -> Calibration:
@@ -115,6 +117,22 @@ class Calibration:
             Tree(**{k: tuple(v) for k, v in tree.items()}) for tree in data.get("trees", ())
         )
         return cls(**fields)
+
+    def for_embedder(self, name: str) -> Calibration:
+        """This calibration, if it was fitted on `name`'s similarities; else one that never
+        answers. Another model's cosines sit in another band and its pair vectors have
+        another size, so thresholds fitted on one would be guesses for the other: candidates
+        are still ranked (and queued for moderators) until `bench/calibrate.py` fits it."""
+        if not self.embedder or self.embedder == name:
+            return self
+        return replace(
+            Calibration(),
+            weights=(0.0,) * len(FEATURES),
+            bias=-50.0,
+            rank_lexical=self.rank_lexical,
+            rank_bm25=self.rank_bm25,
+            embedder=name,
+        )
 
     def pair_score(self, pair: Matrix) -> float:
         if not self.pair_weights:

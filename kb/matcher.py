@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from kb.embed import TERMS_KEPT, Embedder, Matrix, Terms, terms_similarity
 from kb.lang import detect_language
 from kb.lexical import LexicalIndex
 from kb.text import DENIAL_RE, CleanPost, clean_post, numbers_in, url_key
+
+log = logging.getLogger(__name__)
 
 MAX_CHUNKS = 12
 WHOLE_POST_WORDS = 40
@@ -232,7 +235,15 @@ class Matcher:
     ) -> None:
         self.embedder = embedder
         self.background = background
-        self.calibration = calibration or Calibration.load()
+        loaded = calibration or Calibration.load()
+        self.calibration = loaded.for_embedder(embedder.name)
+        if self.calibration is not loaded:
+            log.warning(
+                "the calibration was fitted on %s, not %s: the bot will rank candidates but not "
+                "answer until bench/calibrate.py fits this model",
+                loaded.embedder,
+                embedder.name,
+            )
         order = sorted(range(len(texts)), key=lambda i: texts[i].entry_id)
         positive = [i for i in order if texts[i].role == "claim"]
         negative = [i for i in order if texts[i].role == "negative"]

