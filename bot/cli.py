@@ -89,7 +89,7 @@ async def cmd_match(settings: Settings, args: argparse.Namespace) -> int:
     posts = _read_jsonl(lines, "stdin" if args.jsonl == "-" else args.jsonl)
     async with open_kb(settings) as kb:
         for post in posts:
-            result = await kb.match(post["text"], top=args.top)
+            result = await kb.match(post["text"], top=args.top, exact_scores=True)
             line = {
                 "id": post.get("id"),
                 "match": result.match,

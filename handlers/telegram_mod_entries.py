@@ -340,7 +340,7 @@ async def find_command(update: Update, context: Context) -> None:
         await _usage(message, "find")
         return
     kb = context.bot_data.kb
-    result = await kb.match(query, top=5)
+    result = await kb.match(query, top=5, exact_scores=True)
     async with kb.sessions() as session:
         entries = [await store.get_entry(session, c.entry_id) for c in result.candidates]
     claims = {e.id: e.claim for e in entries if e is not None}

@@ -83,7 +83,7 @@ async def _send_page(message: Message, context: Context, page: int) -> None:
 async def _suggestions(context: Context, group: QueueGroup) -> list[Suggestion]:
     """The matcher's best entries for the lead post, minus one an asker said it is not."""
     kb = context.bot_data.kb
-    result = await kb.match(group.lead.text, top=SUGGESTIONS + 1)
+    result = await kb.match(group.lead.text, top=SUGGESTIONS + 1, exact_scores=True)
     refused = {i.entry_id for i in group.items if i.reason in review.WRONG and i.entry_id}
     ids = [c.entry_id for c in result.candidates if c.entry_id not in refused][:SUGGESTIONS]
     scores = {c.entry_id: c.score for c in result.candidates}

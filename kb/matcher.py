@@ -465,8 +465,12 @@ class Matcher:
         urls: Sequence[str] = (),
         media: Sequence[str] = (),
         top: int = 5,
+        exact_scores: bool = False,
     ) -> MatchResult:
-        """Rank entries for a post and decide: answer, ask, or abstain."""
+        """Rank entries for a post and decide: answer, ask, or abstain.
+
+        A post decided without its latent terms (`scored`) gets upper bounds as candidate
+        scores; `exact_scores` computes them, for moderators' views and `rumorbot match`."""
         for fingerprint in media:
             if fingerprint in self._media:
                 return self._exact(self._media[fingerprint], "media")
@@ -477,7 +481,7 @@ class Matcher:
                 return self._exact(hit, "link")
         if not self.entry_ids or not post.words:
             return MatchResult(Decision.NONE, None, None, reason="empty")
-        ev, ranked = self.scored(post, top=max(top, 1))
+        ev, ranked = self.scored(post, top=max(top, 1), all_features=exact_scores)
         cal = self.calibration
         candidates = tuple(
             Candidate(

@@ -59,7 +59,7 @@ class KnowledgeBase:
         self._version = -1
         self._lock = asyncio.Lock()
         self._recent: OrderedDict[
-            tuple[str, tuple[str, ...], tuple[str, ...], int],
+            tuple[str, tuple[str, ...], tuple[str, ...], int, bool],
             tuple[Matcher, asyncio.Future[MatchResult]],
         ] = OrderedDict()
 
@@ -166,17 +166,27 @@ class KnowledgeBase:
         return await self._pool.queries(texts)
 
     async def match(
-        self, text: str, *, urls: Sequence[str] = (), media: Sequence[str] = (), top: int = 5
+        self,
+        text: str,
+        *,
+        urls: Sequence[str] = (),
+        media: Sequence[str] = (),
+        top: int = 5,
+        exact_scores: bool = False,
     ) -> MatchResult:
         matcher = await self.matcher()
-        key = (text, tuple(urls), tuple(media), top)
+        key = (text, tuple(urls), tuple(media), top, exact_scores)
         # A viral post arrives many times over, often at once: match it once per KB version.
         found = self._recent.get(key)
         if found is not None and found[0] is matcher:
             self._recent.move_to_end(key)
             return await asyncio.shield(found[1])
         task = asyncio.ensure_future(
-            self._pool.run(lambda: matcher.match(text, urls=urls, media=media, top=top))
+            self._pool.run(
+                lambda: matcher.match(
+                    text, urls=urls, media=media, top=top, exact_scores=exact_scores
+                )
+            )
         )
         self._recent[key] = (matcher, task)
         if len(self._recent) > RECENT_MATCHES:

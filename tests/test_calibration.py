@@ -37,3 +37,8 @@ def test_a_calibration_fitted_on_another_model_never_answers() -> None:
     assert shipped.probability(best_evidence) >= shipped.answer_at
     assert other.probability(best_evidence) < other.ask_at
     assert (other.rank_lexical, other.rank_bm25) == (shipped.rank_lexical, shipped.rank_bm25)
+
+
+def test_the_latent_terms_features_come_last() -> None:
+    # Matcher.scored appends them to the features it has without them.
+    assert FEATURES[-len(TERMS_FEATURES) :] == TERMS_FEATURES

@@ -401,6 +401,14 @@ async def test_an_unrelated_post_is_decided_without_the_second_pass_of_the_model
     assert all(c.score < ask_at for c in unrelated.candidates)
     await kb.match("Kazakhstan is secretly sending trains full of tanks to Russia for the war")
     assert counting.terms_embedded == 1
+    # moderators' views ask for the real probabilities, which the bound only caps
+    exact = await kb.match(
+        "Продаю дитячий велосипед у доброму стані, ціна договірна.", exact_scores=True
+    )
+    assert counting.terms_embedded == 2
+    assert exact.decision is Decision.NONE
+    ceiling = {c.entry_id: c.score for c in unrelated.candidates}
+    assert all(c.score <= ceiling[c.entry_id] for c in exact.candidates)
 
 
 @pytest.mark.parametrize(
