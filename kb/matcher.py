@@ -298,6 +298,12 @@ class Matcher:
     def __len__(self) -> int:
         return len(self.entry_ids)
 
+    def _span(self, index: int) -> tuple[int, int]:
+        """The rows of entry `index`'s phrasings (sorted by entry, so contiguous)."""
+        start = int(self._starts[index])
+        end = int(self._starts[index + 1]) if index + 1 < len(self._starts) else len(self._texts)
+        return start, end
+
     def _per_entry(self, values: Matrix) -> Matrix:
         if len(values) == 0:
             return values
@@ -377,8 +383,7 @@ class Matcher:
         at the same false-alarm limit rose from 0.850 to 0.877 (BENCHMARKS.md).
         """
         assert ev.queries is not None and ev.sims is not None
-        start = int(self._starts[index])
-        end = int(self._starts[index + 1]) if index + 1 < len(self._starts) else ev.sims.shape[1]
+        start, end = self._span(index)
         block = ev.sims[:, start:end]
         chunk, text = np.unravel_index(int(block.argmax()), block.shape)
         u, v = ev.queries[chunk], self._vectors[start + text]
@@ -418,8 +423,7 @@ class Matcher:
         return ev.terms
 
     def _terms_of(self, ev: Evidence, index: int) -> list[Terms]:
-        start = int(self._starts[index])
-        end = int(self._starts[index + 1]) if index + 1 < len(self._starts) else len(self._texts)
+        start, end = self._span(index)
         return self._known_terms(self._terms, range(start, end), lambda i: self._texts[i].text)
 
     def _known_terms(
