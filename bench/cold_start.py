@@ -72,7 +72,10 @@ async def main(runs: int) -> None:
     print(f"cold start of `rumorbot run` until the first update is answered ({runs} runs each)")
     print("| case | median s | min s | max s |")
     print("|---|---|---|---|")
-    for name, values in (("first run (empty DB: seed KB embedded)", first), ("restart", restart)):
+    for name, values in (
+        ("first run (empty DB: seed KB loaded with its shipped vectors)", first),
+        ("restart", restart),
+    ):
         print(
             f"| {name} | {statistics.median(values):.2f} | {min(values):.2f} | {max(values):.2f} |"
         )

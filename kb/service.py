@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -21,6 +22,7 @@ from kb.lang import detect_language
 from kb.matcher import Decision, Matcher, MatchResult
 from kb.models import Report
 from kb.queue import Asker, enqueue
+from kb.seed_vectors import load_bundle
 from kb.text import clean_post
 
 log = logging.getLogger(__name__)
@@ -86,7 +88,28 @@ class KnowledgeBase:
         return await self.import_entries(entries, actor, progress)
 
     async def seed(self, progress: Progress | None = None) -> store.ImportReport:
+        await self._store_seed_bundle()
         return await self.import_files([SEED], actor="seed", progress=progress)
+
+    async def _store_seed_bundle(self) -> None:
+        """The seed texts' shipped vectors and latent terms, where this model has none yet."""
+        name = self.embedder.name
+        bundle = await asyncio.to_thread(load_bundle, name)
+        if not bundle.vectors:
+            return
+        try:
+            async with self.sessions() as session:
+                have = await store.stored_hashes(session, name)
+                have_terms = await store.stored_hashes(session, store.terms_model(name))
+                dense = [h for h in bundle.vectors if h not in have]
+                sparse = [h for h in bundle.terms if h not in have_terms]
+                if dense:
+                    vectors = np.stack([bundle.vectors[h] for h in dense])
+                    await store.save_vectors(session, name, dense, vectors)
+                await store.save_terms(session, name, sparse, [bundle.terms[h] for h in sparse])
+                await session.commit()
+        except IntegrityError:  # another worker stored them first: they are the same rows
+            log.debug("seed vectors were stored concurrently")
 
     async def seed_if_empty(self, progress: Progress | None = None) -> bool:
         async with self.sessions() as session:

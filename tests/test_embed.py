@@ -19,7 +19,7 @@ from kb.background import Background, background_languages, background_texts
 from kb.embed import Embedder, Matrix, Terms
 from kb.interchange import parse_entries
 from kb.matcher import Decision
-from kb.service import KnowledgeBase
+from kb.service import SEED, KnowledgeBase
 from tests.embedders import CountingEmbedder
 
 DATA = Path(__file__).parent / "data"
@@ -53,7 +53,7 @@ def test_kb_texts_must_go_in_as_passages_or_kazakh_posts_lose_their_claims(
 async def test_the_kb_is_embedded_as_passages_and_posts_as_queries(kb: KnowledgeBase) -> None:
     counting = kb.embedder
     assert isinstance(counting, CountingEmbedder)
-    await kb.seed()
+    await kb.import_files([SEED], actor="test")  # import embeds; seed() reads the bundle
     assert counting.passages_embedded > 0 and counting.queries_embedded == 0
     await kb.match("Kazakhstan is secretly sending trains full of tanks to Russia for the war")
     assert counting.queries_embedded == 1

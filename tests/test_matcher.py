@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 
 from kb import store
+from kb.embed import Embedder
 from kb.interchange import parse_entries
 from kb.matcher import Decision
-from kb.service import KnowledgeBase
+from kb.seed_vectors import load_bundle
+from kb.service import SEED, KnowledgeBase
 from kb.text import clean_post
 from tests.embedders import CountingEmbedder
 
 CONVOY = "kz-convoy-exercises"
+DATA = Path(__file__).parent / "data"
 
 
 @pytest.mark.parametrize(
@@ -261,18 +267,18 @@ async def test_a_counter_example_stops_a_wrong_match(seeded_kb: KnowledgeBase) -
 async def test_vectors_are_stored_and_never_recomputed_per_query(kb: KnowledgeBase) -> None:
     counting = kb.embedder
     assert isinstance(counting, CountingEmbedder)
-    await kb.seed()
+    await kb.import_entries(parse_entries(LAWS), actor="test")
     embedded = counting.passages_embedded
     assert embedded > 0
     for post in (
-        "Kazakhstan sends tanks to Russia by train",
-        "Astana helps Moscow dodge sanctions",
+        "Verkhovna Rada law 4155 bans Russian in shops and cafes",
+        "The Rada bans Russian books and music",
     ):
         await kb.match(post)
     assert counting.passages_embedded == embedded
     second = KnowledgeBase(kb.sessions, CountingEmbedder(counting.inner))
     try:
-        await second.match("Kazakhstan sends tanks to Russia by train")
+        await second.match("Verkhovna Rada law 4155 bans Russian in shops and cafes")
         assert isinstance(second.embedder, CountingEmbedder)
         assert second.embedder.passages_embedded == 0
         # the KB texts' latent terms come from the database too: only the post is embedded
@@ -318,10 +324,10 @@ async def test_an_interrupted_import_resumes_without_redoing_work(kb: KnowledgeB
     assert isinstance(kb.embedder, CountingEmbedder)
     dying = KnowledgeBase(kb.sessions, FailingEmbedder(kb.embedder, budget=40))
     with pytest.raises(KeyboardInterrupt):
-        await dying.seed()
+        await dying.import_files([DATA / "eval_kb.yaml"], actor="test")
     dying.close()
     async with kb.sessions() as session:
-        assert sum((await store.count_entries(session)).values()) == 3  # entries are all saved
+        assert sum((await store.count_entries(session)).values()) == 32  # entries are all saved
         done = len(await store.stored_hashes(session, kb.embedder.name))
         total = len({t.text for t in await store.index_texts(session)})
     assert 0 < done < total
@@ -440,3 +446,30 @@ async def test_skipping_the_latent_terms_never_changes_the_decision(
         sorted(quick), sorted(full), strict=True
     ):  # where the terms were skipped, the score is an upper bound of the full one
         assert bound >= probability - 1e-9
+
+
+async def test_a_first_run_loads_the_seed_without_embedding_it(kb: KnowledgeBase) -> None:
+    # The package ships the seed texts' vectors and latent terms (kb/seed_vectors.py): a new
+    # user's first `rumorbot check` answers in a second or two, not after ten of embedding.
+    counting = kb.embedder
+    assert isinstance(counting, CountingEmbedder)
+    await kb.seed()
+    assert counting.passages_embedded == 0 and counting.terms_embedded == 0
+    result = await kb.match("Kazakhstan is secretly sending trains full of tanks to Russia")
+    assert result.match == CONVOY
+
+
+async def test_the_shipped_seed_vectors_are_what_the_model_gives(
+    kb: KnowledgeBase, embedder: Embedder
+) -> None:
+    # A seed text edited without rebuilding the bundle (python -m kb.seed_vectors) is simply
+    # embedded; a bundle from another model version would be wrong silently, so check it.
+    bundle = load_bundle(embedder.name)
+    await kb.import_files([SEED], actor="test")  # embeds: import never reads the bundle
+    async with kb.sessions() as session:
+        stored = await store.load_vectors(session, embedder.name)
+        terms = await store.load_terms(session, embedder.name)
+    assert stored.keys() == bundle.vectors.keys() == terms.keys() == bundle.terms.keys()
+    for h, vector in stored.items():
+        assert np.allclose(vector, bundle.vectors[h], atol=2e-3)
+        assert set(terms[h][0][np.abs(terms[h][1]) > 0.05]) <= set(bundle.terms[h][0])
