@@ -87,8 +87,6 @@ async def build(embedder: Embedder) -> Path:
                     terms = await store.load_terms(session, embedder.name)
             finally:
                 kb.close()
-    for old in DATA.glob(f"seed-{embedder.name}.npz"):
-        old.unlink()
     return write_bundle(embedder.name, vectors, terms)
 
 
