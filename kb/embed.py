@@ -147,6 +147,11 @@ class EmbeddingPool:
         """Run other CPU-bound work (a match) on the same bounded thread."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
 
+    def submit(self, fn: Callable[[], T]) -> asyncio.Future[T]:
+        """`fn` on the pool, as a future (not a task) to gather with others: an exception in
+        it, Ctrl-C included, reaches the caller that awaits rather than the event loop."""
+        return asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 

@@ -7,6 +7,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -136,8 +137,11 @@ class KnowledgeBase:
             batch = todo[start : start + EMBED_BATCH]
             dense = [(h, t) for h, t in batch if h not in have]
             sparse = [(h, t) for h, t in batch if h not in have_terms]
-            vectors = await self._pool.passages([t for _, t in dense])
-            terms = await self._pool.terms([t for _, t in sparse])
+            # the two passes of the model over a batch run at once when there are two copies
+            vectors, terms = await asyncio.gather(
+                self._pool.submit(partial(self.embedder.passages, [t for _, t in dense])),
+                self._pool.submit(partial(self.embedder.terms, [t for _, t in sparse])),
+            )
             async with self.sessions() as session:
                 await store.save_vectors(session, name, [h for h, _ in dense], vectors)
                 await store.save_terms(session, name, [h for h, _ in sparse], terms)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kb import store
 from kb.embed import Embedder
@@ -473,3 +476,35 @@ async def test_the_shipped_seed_vectors_are_what_the_model_gives(
     for h, vector in stored.items():
         assert np.allclose(vector, bundle.vectors[h], atol=2e-3)
         assert set(terms[h][0][np.abs(terms[h][1]) > 0.05]) <= set(bundle.terms[h][0])
+
+
+class MeetingEmbedder(CountingEmbedder):
+    """Each pass of the model waits for the other to start: only passes run at once finish."""
+
+    def __init__(self, inner: Embedder) -> None:
+        super().__init__(inner)
+        self.started = {"passages": threading.Event(), "terms": threading.Event()}
+
+    def _meet(self, mine: str, other: str) -> None:
+        self.started[mine].set()
+        assert self.started[other].wait(10), f"the {other} pass did not run beside {mine}"
+
+    def passages(self, texts):  # type: ignore[no-untyped-def]
+        self._meet("passages", "terms")
+        return super().passages(texts)
+
+    def terms(self, texts):  # type: ignore[no-untyped-def]
+        self._meet("terms", "passages")
+        return super().terms(texts)
+
+
+async def test_with_two_model_copies_an_import_runs_both_passes_at_once(
+    sessions: async_sessionmaker[AsyncSession], embedder: Embedder
+) -> None:
+    kb = KnowledgeBase(sessions, MeetingEmbedder(embedder), workers=2)
+    try:
+        await kb.import_entries(parse_entries(LAWS), actor="test")
+        assert isinstance(kb.embedder, MeetingEmbedder)
+        assert kb.embedder.passages_embedded == kb.embedder.terms_embedded > 0
+    finally:
+        kb.close()
