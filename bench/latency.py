@@ -47,7 +47,7 @@ QUERY_SETS = ("ours", "tweets")
 
 from bench.evalset import evaluation_post_texts  # noqa: E402
 from kb.background import load_background  # noqa: E402
-from kb.embed import TERMS_KEPT, Terms, default_embedder, text_hash  # noqa: E402
+from kb.embed import Terms, TermTable, default_embedder, text_hash  # noqa: E402
 from kb.interchange import EntryIn  # noqa: E402
 from kb.matcher import IndexedText, Matcher, post_chunks  # noqa: E402
 from kb.text import clean_post  # noqa: E402
@@ -102,10 +102,9 @@ def cached_terms(texts: Sequence[str], save: bool = True) -> dict[str, Terms]:
     path = _terms_path()
     if not _TERMS and path.exists():
         with np.load(path) as data:
-            for h, i, v, n in zip(
-                data["hashes"].tolist(), data["indices"], data["values"], data["sizes"], strict=True
-            ):
-                _TERMS[h] = i[:n].astype(np.int32), v[:n].astype(np.float32)
+            table = TermTable.saved(data["indices"], data["values"], data["sizes"])
+            for row, h in enumerate(data["hashes"].tolist()):
+                _TERMS[h] = table.get(row)
     missing = sorted({t for t in texts if text_hash(t) not in _TERMS})
     for start in range(0, len(missing), 64):
         batch = missing[start : start + 64]
@@ -124,15 +123,12 @@ def save_terms() -> None:
     if not _UNSAVED:
         return
     hashes = list(_TERMS)
-    indices = np.zeros((len(hashes), TERMS_KEPT), dtype=np.uint16)
-    values = np.zeros((len(hashes), TERMS_KEPT), dtype=np.float16)
-    sizes = np.zeros(len(hashes), dtype=np.int16)
-    for row, h in enumerate(hashes):
-        i, v = _TERMS[h]
-        indices[row, : len(i)], values[row, : len(v)], sizes[row] = i, v, len(i)
+    table = TermTable.of([_TERMS[h] for h in hashes])
     CACHE.mkdir(parents=True, exist_ok=True)
     tmp = _terms_path().with_suffix(".tmp.npz")
-    np.savez(tmp, hashes=np.array(hashes), indices=indices, values=values, sizes=sizes)
+    np.savez(
+        tmp, hashes=np.array(hashes), indices=table.indices, values=table.values, sizes=table.sizes
+    )
     tmp.replace(_terms_path())
     _UNSAVED.clear()
 

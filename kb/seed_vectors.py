@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kb.embed import TERMS_KEPT, Embedder, Matrix, Terms
+from kb.embed import Embedder, Matrix, Terms, TermTable
 
 DATA = Path(__file__).parent / "data"
 
@@ -40,32 +40,21 @@ def load_bundle(model: str) -> Bundle:
     with np.load(path) as data:
         hashes = [str(h) for h in data["hashes"]]
         vectors = dict(zip(hashes, data["vectors"], strict=True))
-        terms = {
-            h: (i[:n].astype(np.int32), v[:n].astype(np.float32))
-            for h, i, v, n in zip(
-                hashes, data["term_indices"], data["term_values"], data["term_sizes"], strict=True
-            )
-        }
-    return Bundle(vectors, terms)
+        table = TermTable.saved(data["term_indices"], data["term_values"], data["term_sizes"])
+    return Bundle(vectors, {h: table.get(row) for row, h in enumerate(hashes)})
 
 
 def write_bundle(model: str, vectors: dict[str, Matrix], terms: dict[str, Terms]) -> Path:
     hashes = sorted(vectors.keys() & terms.keys())
-    indices = np.zeros((len(hashes), TERMS_KEPT), dtype=np.uint16)
-    values = np.zeros((len(hashes), TERMS_KEPT), dtype=np.float16)
-    sizes = np.zeros(len(hashes), dtype=np.int16)
-    for row, h in enumerate(hashes):
-        i, v = terms[h]
-        n = min(len(i), TERMS_KEPT)
-        indices[row, :n], values[row, :n], sizes[row] = i[:n], v[:n], n
+    table = TermTable.of([terms[h] for h in hashes])
     path = bundle_path(model)
     np.savez_compressed(
         path,
         hashes=np.array(hashes),
         vectors=np.stack([vectors[h] for h in hashes]).astype(np.float16),
-        term_indices=indices,
-        term_values=values,
-        term_sizes=sizes,
+        term_indices=table.indices,
+        term_values=table.values,
+        term_sizes=table.sizes,
     )
     return path
 
