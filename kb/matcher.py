@@ -510,8 +510,15 @@ class Matcher:
             # The runner-up is the best other entry: for the leader that is the second.
             rival = None if len(order) < 2 else order[1] if position == 0 else order[0]
             dense.append((index, self._dense_features(ev, index, rival)))
-        ceilings = [cal.probability_bounds([*f, 0.0, 0.0], TERMS_FEATURES)[1] for _, f in dense]
-        if all_features or any(c >= cal.ask_at for c in ceilings):
+        # Bounds until one candidate could reach "ask": then the terms are needed anyway.
+        ceilings: list[float] = []
+        needed = all_features
+        for _, f in dense:
+            if needed:
+                break
+            ceilings.append(cal.probability_bounds([*f, 0.0, 0.0], TERMS_FEATURES)[1])
+            needed = ceilings[-1] >= cal.ask_at
+        if needed:
             ranked = []
             for index, features in dense:
                 features = [*features, *self._terms_features(ev, index)]

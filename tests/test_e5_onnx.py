@@ -128,7 +128,9 @@ def test_batches_give_the_vectors_of_one_text_at_a_time(onnx: OnnxE5) -> None:
 def test_the_graph_is_built_once_and_then_read_from_the_cache(tmp_path: Path) -> None:
     built = E5Onnx(cache=tmp_path)
     cached = sorted(p.name for p in tmp_path.iterdir())
-    assert [name.split("-")[3] for name in cached] == ["encoder", "sparse"]
+    # the encoder, the sparse head, the vocabulary's trie and its token ids
+    kinds = [name.split("-")[3] for name in cached]
+    assert kinds == ["encoder", "sparse", "vocabulary", "vocabulary"]
     again = E5Onnx(cache=tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == cached  # nothing rebuilt
     text = ["Казахстан тайно отправляет бронетехнику в Россию"]
@@ -141,5 +143,5 @@ def test_a_cache_that_cannot_be_written_only_costs_building_the_graph_again(
     blocked = tmp_path / "file"
     blocked.write_text("not a folder")
     model = E5Onnx(cache=blocked / "rumorbot")
-    assert "cannot cache the model graph" in caplog.text
+    assert "cannot cache the model's files" in caplog.text
     assert model.encode(["ok"], True)[0].shape == (1, 384)
