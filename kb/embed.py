@@ -114,7 +114,7 @@ class OnnxE5:
     than half its time a token (BENCHMARKS.md). e5 is trained asymmetrically: posts go in as
     `query:` and KB texts as `passage:`."""
 
-    name = "e5-small-q4-onnx"
+    name = "e5-small-q4-onnx-f32"  # float32 activations (kb/e5_onnx.py ACCURACY)
     dim = 384
     REMEMBERED = 64  # posts whose token states wait for `terms`: a match asks within moments
 

@@ -58,29 +58,40 @@ def _ngram_hashes(texts: Sequence[str]) -> tuple[npt.NDArray[np.intp], npt.NDArr
 
 def _counts(texts: Sequence[str]) -> sparse.csr_matrix:
     """Raw n-gram counts, texts x buckets, a block of texts at a time: one pass over 200,000
-    texts would hold gigabytes of n-gram hashes at once."""
-    blocks = []
-    for start in range(0, max(len(texts), 1), BLOCK):
+    texts would hold gigabytes of n-gram hashes at once. The blocks' arrays are joined
+    directly; `sparse.vstack` would hold a third copy of the index while it builds."""
+    data, indices, lengths = [], [], []
+    for start in range(0, len(texts), BLOCK):
         block = texts[start : start + BLOCK]
         rows, buckets = _ngram_hashes(block)
         keys, counts = np.unique(rows.astype(np.int64) * N_FEATURES + buckets, return_counts=True)
-        blocks.append(
-            sparse.csr_matrix(
-                (counts.astype(np.float32), ((keys // N_FEATURES), keys % N_FEATURES)),
-                shape=(len(block), N_FEATURES),
-                dtype=np.float32,
-            )
-        )
-    return blocks[0] if len(blocks) == 1 else sparse.vstack(blocks, format="csr")
+        data.append(counts.astype(np.float32))
+        indices.append((keys % N_FEATURES).astype(np.int32))  # sorted within each row
+        lengths.append(np.bincount(keys // N_FEATURES, minlength=len(block)))
+    indptr = np.zeros(len(texts) + 1, dtype=np.int64)
+    if lengths:
+        np.cumsum(np.concatenate(lengths), out=indptr[1:])
+    return sparse.csr_matrix(
+        (
+            np.concatenate(data) if data else np.zeros(0, np.float32),
+            np.concatenate(indices) if indices else np.zeros(0, np.int32),
+            indptr,
+        ),
+        shape=(len(texts), N_FEATURES),
+    )
 
 
 def _tfidf(counts: sparse.csr_matrix, idf: Matrix) -> sparse.csr_matrix:
-    weighted = counts.copy()
-    weighted.data = (1.0 + np.log(weighted.data)) * idf[weighted.indices]
-    norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
+    """Sublinear tf times idf, each row L2-normalised; `counts` is reused, not copied."""
+    data = counts.data
+    np.log(data, out=data)
+    data += 1.0
+    data *= idf[counts.indices]
+    row = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
+    norms = np.sqrt(np.bincount(row, weights=data * data, minlength=counts.shape[0]))
     norms[norms == 0] = 1.0
-    scaled: sparse.csr_matrix = sparse.diags(1.0 / norms.astype(np.float32)) @ weighted
-    return scaled.tocsr()
+    data *= (np.float32(1.0) / norms.astype(np.float32))[row]
+    return counts
 
 
 class LexicalIndex:

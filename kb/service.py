@@ -159,6 +159,11 @@ class KnowledgeBase:
         async with self._lock:
             if self._matcher is None or version != self._version:
                 await self.embed_missing()
+                # Matches already running keep their reference; the next wait for this one.
+                # Dropping it (and the recent matches that pin it) first spares holding two
+                # indexes at once.
+                self._matcher = None
+                self._recent.clear()
                 self._matcher = await self._build()
                 self._version = version
         return self._matcher
