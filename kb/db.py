@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+POOL_TIMEOUT = 120  # seconds a transaction may queue for SQLite's one connection
 
 
 class BadDatabaseUrl(ValueError):
@@ -51,9 +52,16 @@ def create_engine(url: str) -> AsyncEngine:
     full = async_url(url)
     parsed = make_url(full)
     if parsed.get_backend_name() == "sqlite":
+        options = {}
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(full)
+            # Every transaction takes SQLite's write lock, so a process gains nothing from a
+            # second connection, and with several they wait in SQLite's busy handler, which is
+            # not first come first served: under a burst one report waited past busy_timeout
+            # and its post went unanswered. One connection makes the process's transactions
+            # queue in turn; busy_timeout is left for other processes on the same file.
+            options = {"pool_size": 1, "max_overflow": 0, "pool_timeout": POOL_TIMEOUT}
+        engine = create_async_engine(full, **options)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _begin_immediate)
         return engine
