@@ -5,9 +5,9 @@ ships, `accuracy_level` 0) and int8 activations per block (`accuracy_level` 4, s
 
 For posts of 8 to 64 words (cut from a long test post), interleaved so that both see the same
 machine: the median ms for a post's vector and for its latent terms after it. Then how far
-apart the two are on the test posts: the vectors' cosine, and the latent terms' (weights over
-the union of both top-256 sets). Which is faster depends on the CPU (int8 needs AVX-512 VNNI
-to pay), which is why this prints the machine's vector extensions.
+apart the two are on the test posts: the vectors' cosine, and the latent terms' (the
+matcher's own `terms_similarity`). Which is faster depends on the CPU (int8 needs AVX-512
+VNNI to pay), which is why this prints the machine's vector extensions.
 """
 
 from __future__ import annotations
@@ -24,22 +24,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.evalset import evaluation_post_texts
+from bench.machine import describe
 from kb.e5_onnx import E5Onnx
-from kb.embed import TERMS_KEPT
+from kb.embed import TERMS_KEPT, _unit, terms_similarity
 from kb.text import clean_post
 
 LEVELS = (0, 4)
-
-
-def cpu_extensions() -> str:
-    try:
-        flags = next(
-            line for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("flags")
-        ).split()  # fmt: skip
-    except (OSError, StopIteration):
-        return "unknown"
-    return " ".join(f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni") if f in flags)
 
 
 def timings(models: dict[int, E5Onnx], text: str, repeat: int) -> list[float]:
@@ -58,19 +48,11 @@ def timings(models: dict[int, E5Onnx], text: str, repeat: int) -> list[float]:
     return [statistics.median(times[key]) for key in times]
 
 
-def terms_cosine(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> float:
-    union = np.union1d(a[0], b[0])
-    u, v = np.zeros(len(union)), np.zeros(len(union))
-    u[np.searchsorted(union, a[0])] = a[1]
-    v[np.searchsorted(union, b[0])] = b[1]
-    return float(u @ v / max(np.linalg.norm(u) * np.linalg.norm(v), 1e-12))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=15)
     args = parser.parse_args()
-    print("CPU:", cpu_extensions())
+    print("Machine:", describe())
     with tempfile.TemporaryDirectory() as cache:
         models = {level: E5Onnx(cache=Path(cache), accuracy=level) for level in LEVELS}
         posts = evaluation_post_texts()
@@ -88,7 +70,7 @@ def main() -> None:
         out = {level: models[level].encode(sample, is_query=True) for level in LEVELS}
         vectors = np.sum(out[0][0] * out[4][0], axis=1)
         terms = [models[level].sparse(out[level][1], TERMS_KEPT) for level in LEVELS]
-        agree = [terms_cosine(a, b) for a, b in zip(*terms, strict=True)]
+        agree = [terms_similarity(_unit(*a), _unit(*b)) for a, b in zip(*terms, strict=True)]
         print(
             f"\n{len(sample)} test posts (query): vectors' cosine min {vectors.min():.5f}, "
             f"median {np.median(vectors):.5f}; latent terms' cosine min {min(agree):.4f}, "

@@ -32,7 +32,6 @@ import argparse
 import hashlib
 import os
 import pickle
-import platform
 import re
 import sys
 import time
@@ -74,6 +73,7 @@ from bench.checkthat_rank import (
     rrf,
     weighted,
 )
+from bench.machine import describe
 from kb.background import load_background
 from kb.matcher import Decision, Matcher
 from kb.text import clean_post
@@ -405,18 +405,6 @@ def pooled_variants(
 # --- report -------------------------------------------------------------------------------
 
 
-def machine() -> str:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    return f"{os.cpu_count()} cores (nproc), {cpu}, Python {platform.python_version()}"
-
-
 def code_hash(paths: Sequence[str]) -> str:
     digest = hashlib.sha256()
     for path in paths:
@@ -449,7 +437,7 @@ def report(editions: Sequence[str], results: dict[str, EditionResult], command: 
         "## CLEF CheckThat! claim retrieval (English, 2020 / 2021 2A / 2022 2A)",
         "",
         f"Command: `{command}`  ",
-        f"Machine: {machine()}  ",
+        f"Machine: {describe()}  ",
         f"Code measured: {code_version()}  ",
         f"Date: {time.strftime('%Y-%m-%d')}; scoring: ../shared/bench/score.py, official mode.",
         "",

@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 POOL_TIMEOUT = 120  # seconds a transaction may queue for SQLite's one connection
+BUSY_TIMEOUT = 10  # seconds a transaction waits for another process's SQLite write lock
 
 
 class BadDatabaseUrl(ValueError):
@@ -43,7 +44,7 @@ def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
     # WAL lets the bot read while an import writes; foreign keys are off by default in SQLite.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT * 1000}")
     cursor.close()
 
 

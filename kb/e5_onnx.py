@@ -37,7 +37,8 @@ QK = 32  # weights per 4-bit block
 # AVX2 and AVX-512 VNNI kernels for it round differently: the same post's latent terms and
 # decisions changed from one machine to the other (BENCHMARKS.md). In float32 the kernels
 # differ only in the order they sum in, far below int8 rounding (expected to agree across
-# machines; not yet measured on a second one), and on AVX2 it is as fast.
+# machines; not yet measured on a second one). On AVX2 that costs a tweet some 3-6 ms (the
+# blocks are unpacked for every run) and a long post nothing: bench/activations.py.
 ACCURACY = 0
 BLOCK_BYTES = 2 + QK // 2  # a float16 scale and 32 nibbles
 METASPACE = "\u2581"

@@ -8,9 +8,10 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kb import store
+from kb.db import BUSY_TIMEOUT
 
 WRITERS = 15
-HOLD = 0.8  # seconds: 15 of them outlast SQLite's busy_timeout (10 s) for the last in line
+HOLD = 1.2 * BUSY_TIMEOUT / WRITERS  # seconds: together they outlast the last one's wait
 
 
 async def test_a_burst_of_slow_transactions_all_commit(
